@@ -1,0 +1,11 @@
+"""Imports every domain's models so ``metadata`` knows all tables (for Alembic and tests)."""
+
+from __future__ import annotations
+
+from lms_core.accounts import models as accounts_models
+from lms_core.db import Base
+from lms_core.mail import models as mail_models
+
+__all__ = ["accounts_models", "mail_models", "metadata"]
+
+metadata = Base.metadata

@@ -1,0 +1,1 @@
+"""The SFU: RTP-level forwarding on aiortc, worker processes, recording and transcoding."""

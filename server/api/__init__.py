@@ -1,0 +1,1 @@
+"""REST handlers, one module per feature area; each exposes a ``router``."""

@@ -1,0 +1,144 @@
+"""The application factory: ``create_app(settings)`` wires every resource, with no globals.
+
+Each resource has its own cleanup context, started in order and closed in reverse, so a failed
+start-up releases what was already opened and shutdown closes the pool after the last request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+from redis.asyncio import Redis
+
+from lms_core.accounts.config import AccountsConfig
+from lms_core.accounts.passwords import PasswordHasher, PasswordPolicy, load_common_passwords
+from lms_core.accounts.service import AccountService
+from lms_core.db import create_engine, create_session_factory
+from lms_core.mail.service import Mailer
+from server import middlewares
+from server.api import admin, auth, system, users
+from server.api.framework import Router
+from server.mail_dispatch import mail_dispatcher
+from server.metrics import DbPoolCollector, HttpMetrics
+from server.ratelimit import RateLimiter
+from server.security_headers import add_security_headers
+from server.settings import Settings
+from server.state import (
+    ACCOUNTS,
+    DATABASE,
+    HTTP_METRICS,
+    LIMITER,
+    MAILER,
+    OPENAPI,
+    REDIS,
+    REGISTRY,
+    SETTINGS,
+    Database,
+)
+from server.unit_of_work import unit_of_work_middleware
+
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+ROUTERS: list[Router] = [system.router, auth.router, users.router, admin.router]
+
+
+def static_root() -> Path:
+    """The browser client: packaged beside ``server`` in a wheel, at the repo root otherwise."""
+    packaged = Path(__file__).parent / "static"
+    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "static"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    hasher: PasswordHasher | None = None,
+) -> web.Application:
+    """Build the application. ``database`` and ``hasher`` let tests inject a rolled-back
+    transaction and cheap argon2 parameters; production passes neither."""
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[
+            middlewares.errors_middleware,
+            middlewares.body_limit_middleware,
+            unit_of_work_middleware,
+            middlewares.auth_middleware,
+            middlewares.csrf_middleware,
+        ],
+    )
+    app[SETTINGS] = settings
+    app[MAILER] = Mailer(sender=settings.mail_from, deliver=settings.smtp_host is not None)
+    registry = CollectorRegistry(auto_describe=True)
+    app[REGISTRY] = registry
+    app[HTTP_METRICS] = HttpMetrics(registry)
+    registry.register(DbPoolCollector(lambda: app[DATABASE].engine if DATABASE in app else None))
+
+    app.cleanup_ctx.append(_database(database))
+    if settings.redis_url is not None:
+        app.cleanup_ctx.append(_redis)
+    app.cleanup_ctx.append(_rate_limiter)
+    app.cleanup_ctx.append(_accounts(hasher or PasswordHasher()))
+    if settings.workers_in_process:
+        app.cleanup_ctx.append(mail_dispatcher)
+
+    for router in ROUTERS:
+        router.mount(app)
+    app[OPENAPI] = system.openapi_document(app, ROUTERS)
+    app.router.add_get("/api/docs", system.api_docs)
+    app.router.add_static("/static", static_root(), append_version=False)
+    app.router.add_get("/", _index)
+    app.on_response_prepare.append(add_security_headers)
+    return app
+
+
+async def _index(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/static/index.html")
+
+
+def _database(given: Database | None) -> CleanupContext:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        if given is not None:
+            app[DATABASE] = given
+            yield
+            return
+        assert settings.database_url is not None, "resolve the embedded database before create_app"
+        engine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        app[DATABASE] = Database(engine=engine, sessions=create_session_factory(engine))
+        yield
+        await engine.dispose()
+
+    return ctx
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    url = app[SETTINGS].redis_url
+    assert url is not None
+    client: Redis = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+    app[REDIS] = client
+    yield
+    await client.aclose()
+
+
+async def _rate_limiter(app: web.Application) -> AsyncIterator[None]:
+    app[LIMITER] = RateLimiter.create(app[SETTINGS].redis_url)
+    yield
+
+
+def _accounts(hasher: PasswordHasher) -> CleanupContext:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        settings = app[SETTINGS]
+        common = await asyncio.to_thread(load_common_passwords)
+        config = AccountsConfig(
+            session_idle_timeout=timedelta(minutes=settings.session_idle_minutes),
+            session_absolute_timeout=timedelta(days=settings.session_absolute_days),
+            public_url=settings.base_url,
+        )
+        app[ACCOUNTS] = AccountService(config, hasher, PasswordPolicy(common), app[MAILER])
+        yield
+
+    return ctx

@@ -1,0 +1,233 @@
+"""The ``seminar`` command: serve, migrate, create-admin, worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import click
+from aiohttp import web
+from pydantic import ValidationError
+
+from lms_core.accounts import schemas
+from lms_core.accounts.config import AccountsConfig
+from lms_core.accounts.models import Role
+from lms_core.accounts.passwords import PasswordHasher, PasswordPolicy, load_common_passwords
+from lms_core.accounts.service import AccountService
+from lms_core.db import create_engine, create_session_factory, unit_of_work
+from lms_core.errors import DomainError
+from lms_core.mail.service import Mailer
+from lms_core.migrate import current_revision, migrate
+from server.app import create_app
+from server.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
+from server.logging import configure_logging
+from server.mail_dispatch import run_mail_dispatcher, smtp_config
+from server.settings import Settings, SettingsError
+from server.state import Database
+
+log = logging.getLogger("seminar")
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
+        settings.check_production()
+    except (SettingsError, ValidationError) as exc:
+        raise click.ClickException(str(exc)) from None
+    configure_logging(settings.log_level, settings.log_format)
+    return settings
+
+
+@contextlib.contextmanager
+def _database(settings: Settings) -> Iterator[Settings]:
+    """Yield settings whose ``database_url`` is usable, starting embedded PostgreSQL if needed."""
+    if settings.database_url is not None:
+        yield settings
+        return
+    embedded = EmbeddedPostgres(settings.data_dir.resolve() / "pg")
+    try:
+        url = embedded.start()
+    except EmbeddedPostgresError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        yield settings.model_copy(
+            update={"database_url": url, "run_workers": settings.workers_in_process}
+        )
+    finally:
+        embedded.stop()
+
+
+async def _migrate(url: str) -> None:
+    engine = create_engine(url, pool_size=1)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _require_head(url: str) -> None:
+    from alembic.script import ScriptDirectory
+
+    from lms_core.migrate import alembic_config
+
+    engine = create_engine(url, pool_size=1)
+    try:
+        current = await current_revision(engine)
+    finally:
+        await engine.dispose()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    if current != head:
+        raise click.ClickException(
+            f"The database is at migration {current or 'none'}, the code needs {head}: "
+            "run `seminar migrate` first."
+        )
+
+
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where embedded PostgreSQL, the secret key and local files live [default: ./.seminar].",
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Seminar: an open-source learning platform with a live classroom.
+
+    Settings come from SEMINAR_* environment variables (plus DATABASE_URL and REDIS_URL);
+    see the README for the full list.
+    """
+
+
+@main.command()
+@click.option("--host", default=None, help="Interface to listen on [default: 127.0.0.1].")
+@click.option("--port", type=int, default=None, help="Port to listen on [default: 8080].")
+@data_dir_option
+def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
+    """Run the web server.
+
+    Without DATABASE_URL it starts an embedded PostgreSQL in the data dir and applies
+    migrations; with DATABASE_URL it expects `seminar migrate` to have run. SIGTERM or Ctrl-C
+    stops accepting connections, lets running requests finish, then closes everything.
+    """
+    settings = _settings(host=host, port=port, data_dir=data_dir)
+    with _database(settings) as settings:
+        assert settings.database_url is not None
+        if settings.run_workers:  # embedded mode: this process is the whole installation
+            asyncio.run(_migrate(settings.database_url))
+        else:
+            asyncio.run(_require_head(settings.database_url))
+        app = create_app(settings)
+        url = settings.base_url
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            shutdown_timeout=settings.shutdown_timeout,
+            access_log=None,
+            print=lambda _: click.echo(
+                f"Seminar is running at {url}/  (API docs: {url}/api/docs)  Ctrl-C to stop."
+            ),
+        )
+
+
+@main.command(name="migrate")
+@data_dir_option
+def migrate_command(data_dir: Path | None) -> None:
+    """Apply database migrations up to the newest (safe to run on every deploy)."""
+    settings = _settings(data_dir=data_dir)
+    with _database(settings) as settings:
+        assert settings.database_url is not None
+        asyncio.run(_migrate(settings.database_url))
+    click.echo("Database is up to date.")
+
+
+@main.command(name="create-admin")
+@click.option("--email", required=True, help="The administrator's email address.")
+@click.option("--name", default="Administrator", show_default=True, help="Display name.")
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input (for scripts)."
+)
+@data_dir_option
+def create_admin(email: str, name: str, password_stdin: bool, data_dir: Path | None) -> None:
+    """Create an administrator account (Seminar ships with none)."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    settings = _settings(data_dir=data_dir)
+    with _database(settings) as settings:
+        assert settings.database_url is not None
+        if settings.run_workers:
+            asyncio.run(_migrate(settings.database_url))
+        try:
+            user_id = asyncio.run(_create_admin(settings, email, name, password))
+        except (DomainError, ValidationError) as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"Administrator {email} created (id {user_id}).")
+
+
+async def _create_admin(settings: Settings, email: str, name: str, password: str) -> str:
+    assert settings.database_url is not None
+    engine = create_engine(settings.database_url, pool_size=1)
+    try:
+        common = await asyncio.to_thread(load_common_passwords)
+        service = AccountService(
+            AccountsConfig(public_url=settings.base_url),
+            PasswordHasher(),
+            PasswordPolicy(common),
+            Mailer(sender=settings.mail_from, deliver=settings.smtp_host is not None),
+        )
+        data = schemas.RegisterIn(email=email, password=password, name=name)
+        async with unit_of_work(create_session_factory(engine)) as session:
+            user = await service.register(session, data, role=Role.ADMIN)
+        return str(user.id)
+    finally:
+        await engine.dispose()
+
+
+@main.command()
+@data_dir_option
+def worker(data_dir: Path | None) -> None:
+    """Run background work (mail delivery now; jobs from later releases) until SIGTERM.
+
+    Run any number of these beside `serve` on any node; they share the database's queue.
+    """
+    settings = _settings(data_dir=data_dir)
+    with _database(settings) as settings:
+        asyncio.run(_worker(settings))
+
+
+async def _worker(settings: Settings) -> None:
+    assert settings.database_url is not None
+    await _require_head(settings.database_url)
+    engine = create_engine(settings.database_url, pool_size=2)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    config = smtp_config(settings)
+    try:
+        if config is None:
+            log.warning("no SMTP configured: mail stays in the outbox; worker idles")
+            await stop.wait()
+            return
+        from lms_core.mail.smtp import SmtpTransport
+
+        log.info("worker started")
+        await run_mail_dispatcher(
+            Database(engine=engine, sessions=create_session_factory(engine)),
+            Mailer(sender=settings.mail_from, deliver=True),
+            SmtpTransport(config),
+            stop,
+        )
+    finally:
+        await engine.dispose()
+        log.info("worker stopped")

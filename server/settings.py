@@ -1,0 +1,157 @@
+"""Settings, read from the environment (``SEMINAR_*``, plus ``DATABASE_URL`` and ``REDIS_URL``).
+
+Every field here is documented in the README's settings table; keep them in step.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names the environment variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SEMINAR_", extra="ignore", validate_default=True, frozen=True
+    )
+
+    env: Literal["development", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    data_dir: Path = Path(".seminar")
+    public_url: str | None = Field(
+        default=None, description="Public base URL, e.g. https://learn.example.org"
+    )
+    allowed_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Extra origins allowed to make cookie requests."
+    )
+    trust_forwarded_headers: bool = False
+
+    database_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("DATABASE_URL", "SEMINAR_DATABASE_URL")
+    )
+    db_pool_size: int = Field(default=20, ge=1, le=500)
+    redis_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("REDIS_URL", "SEMINAR_REDIS_URL")
+    )
+    secret_key: SecretStr | None = None
+
+    session_idle_minutes: int = Field(default=720, ge=5)
+    session_absolute_days: int = Field(default=14, ge=1)
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    shutdown_timeout: float = Field(default=20.0, ge=0)
+
+    metrics_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: [
+            "127.0.0.0/8",
+            "::1/128",
+            "10.0.0.0/8",
+            "172.16.0.0/12",
+            "192.168.0.0/16",
+        ],
+        description="Client networks allowed to read /metrics.",
+    )
+
+    log_level: str = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    login_rate_limit: str = "10/minute"
+    ip_rate_limit: str = "100/minute"
+    register_rate_limit: str = "20/hour"
+    reset_rate_limit: str = "5/hour"
+
+    mail_from: str = "Seminar <no-reply@localhost>"
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_security: Literal["starttls", "tls", "none"] = "starttls"
+
+    run_workers: bool | None = Field(
+        default=None,
+        description="Run background workers inside `serve`; default: yes in embedded mode.",
+    )
+
+    @field_validator("allowed_origins", "metrics_networks", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip().rstrip("/") for v in value.split(",") if v.strip()]
+        return value
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host  # noqa: S104
+        return f"http://{host}:{self.port}"
+
+    @property
+    def origins(self) -> frozenset[str]:
+        """Origins whose cookie-authenticated unsafe requests are accepted (CSRF check)."""
+        parts = urlsplit(self.base_url)
+        own = f"{parts.scheme}://{parts.netloc}"
+        return frozenset({own, *self.allowed_origins})
+
+    @property
+    def secure_cookies(self) -> bool:
+        # Browsers drop Secure cookies on plain-http localhost in some versions; everywhere
+        # else the cookie must never travel without TLS.
+        host = urlsplit(self.base_url).hostname or ""
+        return not (host in ("localhost", "127.0.0.1", "::1") and self.env != "production")
+
+    @property
+    def workers_in_process(self) -> bool:
+        return self.embedded_database if self.run_workers is None else self.run_workers
+
+    def check_production(self) -> None:
+        """Refuse unsafe production configurations, naming the variable to set."""
+        if self.env != "production":
+            return
+        missing = []
+        if self.database_url is None:
+            missing.append("DATABASE_URL (the embedded database is for development only)")
+        if self.secret_key is None:
+            missing.append("SEMINAR_SECRET_KEY")
+        if not self.public_url:
+            missing.append("SEMINAR_PUBLIC_URL")
+        elif not self.public_url.startswith("https://"):
+            missing.append("SEMINAR_PUBLIC_URL must be https:// in production")
+        if self.smtp_host is None:
+            missing.append("SEMINAR_SMTP_HOST (password reset emails must be delivered)")
+        if missing:
+            raise SettingsError(
+                "SEMINAR_ENV=production refuses to start; set: " + "; ".join(missing)
+            )
+
+
+def load_secret_key(settings: Settings) -> str:
+    """The explicit secret, or one generated once and kept in the data dir (embedded mode)."""
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value()
+    path = settings.data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: two processes starting at once must not write two different keys.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as file:
+        file.write(key)
+    return key
