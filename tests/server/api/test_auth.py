@@ -25,7 +25,8 @@ from tests.conftest import (
 async def test_register_login_and_see_oneself(client: AppClient) -> None:
     created = await register(client, "Ann@Example.com", "Ann")
     assert created["email"] == "ann@example.com"
-    assert "password_hash" not in created and "password" not in created
+    assert "password_hash" not in created
+    assert "password" not in created
 
     await login(client, "ann@example.com")
     resp = await client.get("/api/v1/users/me")
@@ -100,7 +101,9 @@ async def test_session_cookie_flags_and_fixation(client: AppClient) -> None:
         "/api/v1/auth/login", json={"email": "fix@example.com", "password": PASSWORD}
     )
     set_cookie = resp.headers["Set-Cookie"]
-    assert "HttpOnly" in set_cookie and "SameSite=Lax" in set_cookie and "Path=/" in set_cookie
+    assert "HttpOnly" in set_cookie
+    assert "SameSite=Lax" in set_cookie
+    assert "Path=/" in set_cookie
     new_value = resp.cookies["seminar_sid"].value
     assert new_value != "planted-by-attacker"
     assert len(new_value) >= 43  # 256 bits, urlsafe base64
@@ -116,7 +119,8 @@ async def test_secure_cookie_outside_localhost(make_client: ClientFactory) -> No
     )
     assert resp.status == 200
     cookie = resp.headers["Set-Cookie"]
-    assert cookie.startswith("__Host-seminar_sid=") and "Secure" in cookie
+    assert cookie.startswith("__Host-seminar_sid=")
+    assert "Secure" in cookie
     assert resp.headers["Strict-Transport-Security"].startswith("max-age=31536000")
 
 
