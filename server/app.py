@@ -125,8 +125,10 @@ async def _redis(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _rate_limiter(app: web.Application) -> AsyncIterator[None]:
-    app[LIMITER] = RateLimiter.create(app[SETTINGS].redis_url)
+    limiter = RateLimiter.create(app[SETTINGS].redis_url)
+    app[LIMITER] = limiter
     yield
+    await limiter.close()
 
 
 def _accounts(hasher: PasswordHasher) -> CleanupContext:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from lms_core.accounts.sessions import resolve_access_token, resolve_session
 from lms_core.errors import DomainError, NotAuthenticated, PermissionDenied, RateLimited
-from server.api.framework import MalformedJson, UnsupportedMediaType
+from server.api.framework import MalformedJson, UnsupportedMediaType, client_ip
 from server.cookies import session_cookie_name
 from server.middlewares_base import Handler
 from server.problems import from_domain, problem, problem_response
@@ -79,7 +79,7 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
                 "route": route,
                 "status": status,
                 "duration_ms": round(elapsed * 1000, 2),
-                "remote": request.remote,
+                "client_ip": client_ip(request),
             },
         )
         structlog.contextvars.unbind_contextvars("request_id")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from limits import RateLimitItem, parse
+from redis.asyncio import Redis
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
@@ -19,21 +20,32 @@ from lms_core.errors import RateLimited
 
 
 class RateLimiter:
-    def __init__(self, storage: Storage) -> None:
+    def __init__(self, storage: Storage, client: Redis | None = None) -> None:
         self._storage = storage
+        self._client = client
         self._limiter = MovingWindowRateLimiter(storage)
 
     @classmethod
     def create(cls, redis_url: str | None) -> RateLimiter:
         if redis_url is None:
             storage = storage_from_string("async+memory://")
-        else:
-            # redis-py (already a dependency) rather than limits' default, coredis.
-            storage = storage_from_string(
-                "async+" + redis_url, implementation="redispy", key_prefix="seminar:limits"
-            )
+            assert isinstance(storage, Storage)
+            return cls(storage)
+        # redis-py (already a dependency) rather than limits' default, coredis; our own pool
+        # so that close() can release its connections.
+        client: Redis = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        storage = storage_from_string(
+            "async+" + redis_url,
+            implementation="redispy",
+            key_prefix="seminar:limits",
+            connection_pool=client.connection_pool,
+        )
         assert isinstance(storage, Storage)
-        return cls(storage)
+        return cls(storage, client)
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
 
     async def hit(self, rule: str | RateLimitItem, scope: str, *keys: str) -> None:
         """Count one attempt; raise ``RateLimited`` with the wait if over the limit."""

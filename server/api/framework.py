@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms_core.accounts.sessions import Actor
 from lms_core.errors import FieldError, InvalidInput, NotAuthenticated
-from server.state import ACTOR, AUTH_FAILURE
+from server.state import ACTOR, AUTH_FAILURE, SETTINGS
 from server.unit_of_work import db_session
 
 
@@ -68,10 +68,21 @@ class Call(Generic[B, Q, P]):
 
     @property
     def client_ip(self) -> str:
-        return self.request.remote or "unknown"
+        return client_ip(self.request)
 
 
 Handler = Callable[[Call[B, Q, P]], Awaitable[Result]]
+
+
+def client_ip(request: web.Request) -> str:
+    """The client's address; behind a trusted reverse proxy, the one the proxy saw."""
+    if request.app[SETTINGS].trust_forwarded_headers:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        # The right-most entry was appended by our proxy; anything left of it is client-made.
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last[:64]
+    return request.remote or "unknown"
 
 
 @dataclass(slots=True)

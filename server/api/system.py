@@ -92,8 +92,13 @@ async def _check(probe: Any) -> str:
 )
 async def metrics(call: Call[Empty, Empty, Empty]) -> web.StreamResponse:
     settings = call.request.app[SETTINGS]
-    remote = ipaddress.ip_address(call.request.remote or "0.0.0.0")  # noqa: S104
-    if not any(remote in ipaddress.ip_network(n) for n in settings.metrics_networks):
+    try:
+        remote = ipaddress.ip_address(call.client_ip)
+    except ValueError:
+        remote = None
+    if remote is None or not any(
+        remote in ipaddress.ip_network(n) for n in settings.metrics_networks
+    ):
         raise PermissionDenied(
             "Metrics are served to private networks only.", code="metrics_denied"
         )
