@@ -9,6 +9,7 @@ user, from theirs, can still log in (no malicious lockout, ASVS 6.3.1).
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from limits import RateLimitItem, parse
 from redis.asyncio import Redis
@@ -34,11 +35,9 @@ class RateLimiter:
         # redis-py (already a dependency) rather than limits' default, coredis; our own pool
         # so that close() can release its connections.
         client: Redis = Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+        options: dict[str, Any] = {"connection_pool": client.connection_pool}
         storage = storage_from_string(
-            "async+" + redis_url,
-            implementation="redispy",
-            key_prefix="seminar:limits",
-            connection_pool=client.connection_pool,
+            "async+" + redis_url, implementation="redispy", key_prefix="seminar:limits", **options
         )
         assert isinstance(storage, Storage)
         return cls(storage, client)
