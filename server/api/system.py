@@ -16,7 +16,7 @@ from server import __version__
 from server.api.framework import Call, Empty, Router
 from server.api.openapi import build_openapi
 from server.problems import problem, problem_response
-from server.state import DATABASE, LIMITER, OPENAPI, REDIS, REGISTRY, REQUEST_ID, SETTINGS
+from server.state import LIMITER, OPENAPI, REDIS, REGISTRY, REQUEST_ID, SETTINGS
 
 router = Router(prefix="", tags=("system",))
 CHECK_TIMEOUT = 2.0
@@ -52,7 +52,9 @@ async def healthz(call: Call[Empty, Empty, Empty]) -> Health:
 )
 async def readyz(call: Call[Empty, Empty, Empty]) -> web.StreamResponse | Readiness:
     app = call.request.app
-    checks = {"database": await _check(_ping_database(app))}
+    checks = {"database": await _check(call.db.execute(text("SELECT 1")))}
+    if checks["database"] != "ok":
+        await call.db.rollback()
     if REDIS in app:
         checks["redis"] = await _check(app[REDIS].ping())
         checks["rate_limit_store"] = await _check(app[LIMITER].check_storage())
@@ -66,11 +68,6 @@ async def readyz(call: Call[Empty, Empty, Empty]) -> web.StreamResponse | Readin
         extra={"checks": checks},
     )
     return problem_response(503, body, {"Retry-After": "5"})
-
-
-async def _ping_database(app: web.Application) -> None:
-    async with app[DATABASE].engine.connect() as conn:
-        await conn.execute(text("SELECT 1"))
 
 
 async def _check(probe: Any) -> str:
