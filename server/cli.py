@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from lms_core.accounts import schemas
 from lms_core.accounts.config import AccountsConfig
@@ -28,7 +28,7 @@ from server.app import create_app
 from server.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
 from server.logging import configure_logging
 from server.mail_dispatch import run_mail_dispatcher, smtp_config
-from server.settings import Settings, SettingsError
+from server.settings import Settings, SettingsError, load_secret_key
 from server.state import Database
 
 log = logging.getLogger("seminar")
@@ -118,6 +118,8 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
     stops accepting connections, lets running requests finish, then closes everything.
     """
     settings = _settings(host=host, port=port, data_dir=data_dir)
+    if settings.secret_key is None:  # embedded mode: generated once, kept in the data dir
+        settings = settings.model_copy(update={"secret_key": SecretStr(load_secret_key(settings))})
     with _database(settings) as settings:
         assert settings.database_url is not None
         if settings.run_workers:  # embedded mode: this process is the whole installation
