@@ -111,22 +111,31 @@ async def _render_errors(
         response = _simple(400, "The body is not valid JSON.", request_id, code="malformed_json")
     except web.HTTPException as exc:
         if exc.status < 400:
+            # A raised redirect is a response: log and count its real status, tag its id.
+            request[RESPONSE_STATUS] = exc.status
+            exc.headers["X-Request-ID"] = request_id
             raise
         response = _from_http_exception(exc, request_id)
     except (OperationalError, InterfaceError, PoolTimeout, OSError) as exc:
         response = _unavailable(exc, request_id)
     except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-        response = _unavailable(exc, request_id)
+        if exc.connection_invalidated:
+            response = _unavailable(exc, request_id)
+        else:  # an IntegrityError & co. is a bug, not an outage: a 500 like any other
+            log.exception("unhandled error")
+            response = _internal(request_id)
     except asyncio.CancelledError:
         raise
     except Exception:
         # The traceback goes to the log (with the request id), never to the client.
         log.exception("unhandled error")
-        response = _simple(500, "An internal error occurred.", request_id, code="internal_error")
+        response = _internal(request_id)
     request[RESPONSE_STATUS] = response.status
     return response
+
+
+def _internal(request_id: str) -> web.Response:
+    return _simple(500, "An internal error occurred.", request_id, code="internal_error")
 
 
 def _unavailable(exc: Exception, request_id: str) -> web.Response:
