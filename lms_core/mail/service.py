@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 from email.message import EmailMessage
+from email.utils import format_datetime
 from typing import Protocol
 
 from sqlalchemy import select
@@ -57,6 +58,8 @@ class Mailer:
         message["To"] = row.to_address
         message["Subject"] = row.subject
         message["Message-ID"] = f"<{row.id}@seminar>"
+        # Mandatory in RFC 5322 and not added by aiosmtplib; spam filters punish its absence.
+        message["Date"] = format_datetime(row.created_at)
         message.set_content(row.body_text)
         return message
 
