@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import socket
 import time
 import uuid
 from urllib.parse import urlsplit
@@ -40,6 +41,9 @@ from server.state import (
 from server.unit_of_work import db_session
 
 log = logging.getLogger("seminar.http")
+
+# What asyncpg raises when PostgreSQL cannot be reached at all (other OSErrors are bugs).
+_CONNECT_ERRORS = (ConnectionRefusedError, TimeoutError, socket.gaierror)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -116,7 +120,7 @@ async def _render_errors(
             exc.headers["X-Request-ID"] = request_id
             raise
         response = _from_http_exception(exc, request_id)
-    except (OperationalError, InterfaceError, PoolTimeout, OSError) as exc:
+    except (OperationalError, InterfaceError, PoolTimeout, *_CONNECT_ERRORS) as exc:
         response = _unavailable(exc, request_id)
     except DBAPIError as exc:
         if exc.connection_invalidated:

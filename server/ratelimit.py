@@ -12,10 +12,10 @@ import time
 from typing import Any
 
 from limits import RateLimitItem, parse
-from redis.asyncio import Redis
 from limits.aio.storage import Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
+from redis.asyncio import Redis
 
 from lms_core.errors import RateLimited
 

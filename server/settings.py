@@ -103,8 +103,11 @@ class Settings(BaseSettings):
     def origins(self) -> frozenset[str]:
         """Origins whose cookie-authenticated unsafe requests are accepted (CSRF check)."""
         parts = urlsplit(self.base_url)
-        own = f"{parts.scheme}://{parts.netloc}"
-        return frozenset({own, *self.allowed_origins})
+        own = {f"{parts.scheme}://{parts.netloc}"}
+        if self.env == "development" and parts.hostname == "127.0.0.1":
+            # People type "localhost" as often as the address the server printed.
+            own.add(f"{parts.scheme}://localhost:{parts.port}")
+        return frozenset({*own, *self.allowed_origins})
 
     @property
     def secure_cookies(self) -> bool:

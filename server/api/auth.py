@@ -62,7 +62,9 @@ async def login(call: Call[schemas.LoginIn, Empty, Empty]) -> web.StreamResponse
     return response
 
 
-@router.route("POST", "/auth/logout", summary="Log out (revokes the session)", errors=(401,))
+@router.route(
+    "POST", "/auth/logout", summary="Log out (revokes the session)", status=204, errors=(401,)
+)
 async def logout(call: Call[Empty, Empty, Empty]) -> web.StreamResponse:
     if call.actor.session_id is not None:
         await revoke_session(call.db, call.actor.session_id)

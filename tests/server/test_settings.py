@@ -21,6 +21,7 @@ def test_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.redis_url == "redis://cache:6379/0"
     assert settings.origins == {
         "http://127.0.0.1:9000",
+        "http://localhost:9000",
         "https://a.example",
         "https://b.example",
     }
