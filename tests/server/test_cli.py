@@ -61,8 +61,13 @@ async def test_create_admin(database_url: str) -> None:
         )
         assert code == 0, out
         async with engine.connect() as conn:
-            role = await conn.scalar(select(User.role).where(User.email == email))
-        assert role is Role.ADMIN
+            row = (
+                await conn.execute(
+                    select(User.role, User.email_verified_at).where(User.email == email)
+                )
+            ).one()
+        assert row.role is Role.ADMIN
+        assert row.email_verified_at is not None
 
         code, out = await run(
             database_url,
