@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -81,6 +82,7 @@ def database_url() -> Iterator[str]:
     drop()
     if embedded is not None:
         embedded.stop()
+        shutil.rmtree(embedded.pgdata.parent, ignore_errors=True)
 
 
 @pytest.fixture
