@@ -24,7 +24,12 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from blockbuster import BlockBuster, blockbuster_ctx
 from sqlalchemy import make_url, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlalchemy.pool import NullPool
 
 from lms_core.accounts.passwords import PasswordHasher
@@ -35,6 +40,7 @@ from server.app import create_app
 from server.embedded_pg import EmbeddedPostgres
 from server.settings import Settings
 from server.state import Database
+from tests.smtp_server import LocalSmtpServer, local_smtp_server
 
 ORIGIN = "http://127.0.0.1:8080"
 PASSWORD = "correct horse battery staple"
@@ -103,6 +109,31 @@ def blockbuster() -> Iterator[BlockBuster]:
         for function in bb.functions.values():
             function.can_block_in("redis/utils.py", "get_lib_version")
         yield bb
+
+
+def allow_pgpass_read(blockbuster: BlockBuster) -> None:
+    # A new asyncpg connection without a password reads ~/.pgpass with blocking file I/O.
+    # Connections of the rolled-back `database` fixture open in the fixture; an engine of our
+    # own first connects inside our code, where blockbuster would flag that read.
+    for function in blockbuster.functions.values():
+        function.can_block_in("asyncpg/connect_utils.py", "_parse_connect_dsn_and_args")
+
+
+@pytest_asyncio.fixture
+async def engine(database_url: str, blockbuster: BlockBuster) -> AsyncIterator[AsyncEngine]:
+    """A real pooled engine: its commits are visible to other connections, so a test using it
+    deletes what it added (by a unique marker) instead of relying on a rollback."""
+    allow_pgpass_read(blockbuster)
+    engine = create_engine(database_url, pool_size=4)
+    yield engine
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def smtp() -> AsyncIterator[LocalSmtpServer]:
+    """A real SMTP server on 127.0.0.1 collecting what it receives."""
+    async with local_smtp_server() as server:
+        yield server
 
 
 @pytest_asyncio.fixture

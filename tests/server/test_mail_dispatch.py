@@ -9,12 +9,11 @@ import os
 import signal
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import pytest_asyncio
 from blockbuster import BlockBuster
 from pydantic import SecretStr
 from sqlalchemy import delete, select
@@ -34,37 +33,15 @@ from tests.conftest import (
     PASSWORD,
     AppClient,
     ClientFactory,
+    allow_pgpass_read,
     latest_mail,
     login,
     make_settings,
     register,
 )
-from tests.smtp_server import LocalSmtpServer, ReceivedMail, closed_port, local_smtp_server
+from tests.smtp_server import LocalSmtpServer, ReceivedMail, closed_port
 
 NEW_PASSWORD = "a brand new passphrase for ann"
-
-
-@pytest_asyncio.fixture
-async def smtp() -> AsyncIterator[LocalSmtpServer]:
-    async with local_smtp_server() as server:
-        yield server
-
-
-def allow_pgpass_read(blockbuster: BlockBuster) -> None:
-    # A new asyncpg connection without a password reads ~/.pgpass with blocking file I/O. With
-    # the rolled-back `database` fixture the connection opens in the fixture; with an engine of
-    # our own the first connect happens inside our code, so blockbuster would flag it.
-    for function in blockbuster.functions.values():
-        function.can_block_in("asyncpg/connect_utils.py", "_parse_connect_dsn_and_args")
-
-
-@pytest_asyncio.fixture
-async def engine(database_url: str, blockbuster: BlockBuster) -> AsyncIterator[AsyncEngine]:
-    """A real engine: its commits are visible to other connections (clean up what you add)."""
-    allow_pgpass_read(blockbuster)
-    engine = create_engine(database_url, pool_size=2)
-    yield engine
-    await engine.dispose()
 
 
 async def forget(factory: SessionFactory, email: str) -> None:

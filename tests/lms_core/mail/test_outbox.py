@@ -3,45 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
-import pytest_asyncio
-from blockbuster import BlockBuster
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lms_core.clock import utcnow
-from lms_core.db import SessionFactory, create_engine, create_session_factory, unit_of_work
+from lms_core.db import SessionFactory, create_session_factory, unit_of_work
 from lms_core.mail.models import MailStatus, OutboxMessage
 from lms_core.mail.service import Mailer, deliver_pending
 from lms_core.mail.smtp import SmtpConfig, SmtpTransport
 from server.state import Database
-from tests.smtp_server import LocalSmtpServer, local_smtp_server
+from tests.smtp_server import LocalSmtpServer
 
 SENDER = "Seminar <no-reply@seminar.test>"
 
 
 class Boom(Exception):
     """Raised to make a unit of work roll back."""
-
-
-@pytest_asyncio.fixture
-async def smtp() -> AsyncIterator[LocalSmtpServer]:
-    async with local_smtp_server() as server:
-        yield server
-
-
-@pytest_asyncio.fixture
-async def engine(database_url: str, blockbuster: BlockBuster) -> AsyncIterator[AsyncEngine]:
-    """A real engine: its commits are visible to other connections (clean up what you add)."""
-    # A new asyncpg connection without a password reads ~/.pgpass with blocking file I/O; with
-    # this engine the first connect happens inside our code, so blockbuster would flag it.
-    for function in blockbuster.functions.values():
-        function.can_block_in("asyncpg/connect_utils.py", "_parse_connect_dsn_and_args")
-    engine = create_engine(database_url, pool_size=2)
-    yield engine
-    await engine.dispose()
 
 
 async def queue(

@@ -4,42 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import pytest_asyncio
 import time_machine
-from blockbuster import BlockBuster
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from lms_core.clock import utcnow
-from lms_core.db import SessionFactory, create_engine, create_session_factory, unit_of_work
+from lms_core.db import SessionFactory, create_session_factory, unit_of_work
 from lms_core.mail.models import MailStatus, OutboxMessage
 from lms_core.mail.service import MAX_ATTEMPTS, Mailer, deliver_pending, retry_delay
 from lms_core.mail.smtp import SmtpConfig, SmtpTransport
 from server.state import Database
-from tests.smtp_server import LocalSmtpServer, closed_port, local_smtp_server
+from tests.smtp_server import LocalSmtpServer, closed_port
 
 MAILER = Mailer(sender="Seminar <no-reply@seminar.test>", deliver=True)
-
-
-@pytest_asyncio.fixture
-async def smtp() -> AsyncIterator[LocalSmtpServer]:
-    async with local_smtp_server() as server:
-        yield server
-
-
-@pytest_asyncio.fixture
-async def engine(database_url: str, blockbuster: BlockBuster) -> AsyncIterator[AsyncEngine]:
-    """A real engine: its commits are visible to other connections (clean up what you add)."""
-    # A new asyncpg connection without a password reads ~/.pgpass with blocking file I/O; with
-    # this engine the first connect happens inside our code, so blockbuster would flag it.
-    for function in blockbuster.functions.values():
-        function.can_block_in("asyncpg/connect_utils.py", "_parse_connect_dsn_and_args")
-    engine = create_engine(database_url, pool_size=4)
-    yield engine
-    await engine.dispose()
 
 
 def transport(port: int) -> SmtpTransport:
