@@ -63,44 +63,51 @@ async def open_session(
 
 
 async def resolve_session(session: AsyncSession, config: AccountsConfig, token: str) -> Actor:
-    row = await session.scalar(
-        select(UserSession).where(UserSession.token_hash == hash_token(token))
-    )
-    if row is None or row.revoked_at is not None:
+    # One round trip for the session and its user: this runs on every cookie request.
+    found = (
+        await session.execute(
+            select(UserSession, User)
+            .join(User, User.id == UserSession.user_id)
+            .where(UserSession.token_hash == hash_token(token))
+        )
+    ).first()
+    if found is None:
+        raise NotAuthenticated()
+    row, user = found
+    if row.revoked_at is not None or not user.is_active:
         raise NotAuthenticated()
     now = utcnow()
     if now >= row.expires_at or now - row.last_seen_at >= config.session_idle_timeout:
         raise SessionExpired()
-    user = await _active_user(session, row.user_id)
     if now - row.last_seen_at >= _TOUCH_INTERVAL:
         row.last_seen_at = now
     return Actor(user=user, session_id=row.id)
 
 
 async def resolve_access_token(session: AsyncSession, token: str) -> Actor:
+    invalid = NotAuthenticated("The bearer token is not valid.", code="invalid_token")
     if not token.startswith(ACCESS_TOKEN_PREFIX):
-        raise NotAuthenticated("The bearer token is not valid.", code="invalid_token")
-    row = await session.scalar(
-        select(AccessToken).where(AccessToken.token_hash == hash_token(token))
-    )
+        raise invalid
+    found = (
+        await session.execute(
+            select(AccessToken, User)
+            .join(User, User.id == AccessToken.user_id)
+            .where(AccessToken.token_hash == hash_token(token))
+        )
+    ).first()
+    if found is None:
+        raise invalid
+    row, user = found
     now = utcnow()
     if (
-        row is None
-        or row.revoked_at is not None
+        row.revoked_at is not None
         or (row.expires_at is not None and now >= row.expires_at)
+        or not user.is_active
     ):
-        raise NotAuthenticated("The bearer token is not valid.", code="invalid_token")
-    user = await _active_user(session, row.user_id)
+        raise invalid
     if row.last_used_at is None or now - row.last_used_at >= _TOUCH_INTERVAL:
         row.last_used_at = now
     return Actor(user=user, token_id=row.id)
-
-
-async def _active_user(session: AsyncSession, user_id: uuid.UUID) -> User:
-    user = await session.get(User, user_id)
-    if user is None or not user.is_active:
-        raise NotAuthenticated()
-    return user
 
 
 async def revoke_session(session: AsyncSession, session_id: uuid.UUID) -> None:
