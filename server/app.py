@@ -28,6 +28,7 @@ from server.metrics import DbPoolCollector, HttpMetrics
 from server.ratelimit import RateLimiter
 from server.security_headers import add_security_headers
 from server.settings import Settings
+from server.shutdown import IN_FLIGHT, InFlight, in_flight_middleware
 from server.state import (
     ACCOUNTS,
     DATABASE,
@@ -63,6 +64,7 @@ def create_app(
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[
+            in_flight_middleware,
             middlewares.errors_middleware,
             middlewares.body_limit_middleware,
             unit_of_work_middleware,
@@ -71,6 +73,7 @@ def create_app(
         ],
     )
     app[SETTINGS] = settings
+    app[IN_FLIGHT] = InFlight()
     app[MAILER] = Mailer(sender=settings.mail_from, deliver=settings.smtp_host is not None)
     registry = CollectorRegistry(auto_describe=True)
     app[REGISTRY] = registry

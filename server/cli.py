@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from aiohttp import web
 from pydantic import SecretStr, ValidationError
 
 from lms_core.accounts import schemas
@@ -24,6 +23,7 @@ from lms_core.db import create_engine, create_session_factory, unit_of_work
 from lms_core.errors import DomainError
 from lms_core.mail.service import Mailer
 from lms_core.migrate import current_revision, migrate
+from server import shutdown
 from server.app import create_app
 from server.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
 from server.logging import configure_logging
@@ -128,15 +128,16 @@ def serve(host: str | None, port: int | None, data_dir: Path | None) -> None:
             asyncio.run(_require_head(settings.database_url))
         app = create_app(settings)
         url = settings.base_url
-        web.run_app(
-            app,
-            host=settings.host,
-            port=settings.port,
-            shutdown_timeout=settings.shutdown_timeout,
-            access_log=None,
-            print=lambda _: click.echo(
-                f"Seminar is running at {url}/  (API docs: {url}/api/docs)  Ctrl-C to stop."
-            ),
+        asyncio.run(
+            shutdown.serve(
+                app,
+                host=settings.host,
+                port=settings.port,
+                shutdown_timeout=settings.shutdown_timeout,
+                on_ready=lambda: click.echo(
+                    f"Seminar is running at {url}/  (API docs: {url}/api/docs)  Ctrl-C to stop."
+                ),
+            )
         )
 
 
