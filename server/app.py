@@ -23,6 +23,7 @@ from lms_core.mail.service import Mailer
 from server import middlewares
 from server.api import admin, auth, system, users
 from server.api.framework import Router
+from server.api.pages import add_page_routes
 from server.mail_dispatch import mail_dispatcher
 from server.metrics import DbPoolCollector, HttpMetrics
 from server.ratelimit import RateLimiter
@@ -94,6 +95,7 @@ def create_app(
     app.router.add_get("/api/docs", system.api_docs)
     app.router.add_static("/static", static_root(), append_version=False)
     app.router.add_get("/", _index)
+    add_page_routes(app, static_root())
     app.on_response_prepare.append(add_security_headers)
     return app
 

@@ -206,4 +206,19 @@ document.getElementById("logout").addEventListener("click", async (event) => {
   }
 });
 
+document.getElementById("resend-verification").addEventListener("click", async (event) => {
+  const button = event.currentTarget;
+  button.disabled = true;
+  try {
+    const answer = await api("POST", "/auth/verify-email");
+    say(answer.detail, "success");
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+    if (error.status === 401) showSignedOut();
+    showProblem(null, error);
+  } finally {
+    button.disabled = false;
+  }
+});
+
 refresh();

@@ -15,8 +15,13 @@ from tests.conftest import AppClient
 
 OPENAPI_URL = "/api/v1/openapi.json"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
-# Routes that are not API operations: the redirects to the browser pages.
-UNDOCUMENTED = {("GET", "/"), ("GET", "/api/docs")}
+# Routes that are not API operations: the browser pages (and the redirect to the start page).
+UNDOCUMENTED = {
+    ("GET", "/"),
+    ("GET", "/api/docs"),
+    ("GET", "/reset-password"),
+    ("GET", "/verify-email"),
+}
 
 
 async def fetch_document(client: AppClient) -> dict[str, Any]:

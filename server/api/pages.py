@@ -1,0 +1,46 @@
+"""The pages that account emails link to: ``/reset-password`` and ``/verify-email``.
+
+Both links carry a secret in the query string (``?token=...``). The HTML is static; the page's
+script reads the token, removes it from the address bar and posts it to the API. Here the
+server only makes sure the token goes nowhere else:
+
+- ``Referrer-Policy: no-referrer``: no request made from the page (its script and stylesheet,
+  a link the user follows) sends the page's URL in ``Referer``.
+- ``Cache-Control: no-store``: the token-bearing URL and its answer stay out of caches.
+- The request log records ``request.path`` only, never the query string
+  (``server.middlewares``); the aiohttp access log is off (``seminar serve``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+PAGES = {
+    "/reset-password": "reset-password.html",
+    "/verify-email": "verify-email.html",
+}
+
+PAGE_HEADERS = {
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+def add_page_routes(app: web.Application, static: Path) -> None:
+    """Add ``GET`` (and ``HEAD``) for each page, serving its HTML file from ``static``."""
+    for path, filename in PAGES.items():
+        app.router.add_get(path, _page(static / filename))
+
+
+def _page(file: Path) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        # FileResponse stats and reads the file off the event loop; headers set here win over
+        # the defaults that security_headers adds with setdefault.
+        return web.FileResponse(file, headers=PAGE_HEADERS)
+
+    return handler

@@ -1,0 +1,190 @@
+"""The pages account emails link to (/reset-password, /verify-email): served as HTML, CSP-clean,
+and careful with the token in their address (no Referer, no cache, not in the logs)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from tests.conftest import AppClient
+
+PAGES = ["/reset-password", "/verify-email"]
+SCRIPT = "/static/account-links.js"
+TOKEN = "SeCrEt-t0ken-that-must-not-leak"
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.scripts: list[dict[str, str | None]] = []
+        self.inline_scripts: list[str] = []
+        self.inline_styles: list[str] = []
+        self.handlers: list[str] = []
+        self.assets: list[str] = []
+        self.links: list[str] = []
+        self.ids: set[str] = set()
+        self.body: dict[str, str | None] = {}
+        self.meta: dict[str, str | None] = {}
+        self._open: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        self.handlers += [name for name, _ in attrs if name.startswith("on")]
+        if values.get("style") is not None:
+            self.inline_styles.append(values["style"] or "")
+        if values.get("id"):
+            self.ids.add(values["id"] or "")
+        if tag == "body":
+            self.body = values
+        if tag == "meta" and values.get("name"):
+            self.meta[values["name"] or ""] = values.get("content")
+        if tag == "script":
+            self.scripts.append(values)
+        if tag in ("script", "link") and (values.get("src") or values.get("href")):
+            self.assets.append(values.get("src") or values.get("href") or "")
+        if tag == "a" and values.get("href"):
+            self.links.append(values["href"] or "")
+        self._open = tag if tag in ("script", "style") else None
+
+    def handle_endtag(self, tag: str) -> None:
+        self._open = None
+
+    def handle_data(self, data: str) -> None:
+        if self._open == "script" and data.strip():
+            self.inline_scripts.append(data)
+        if self._open == "style" and data.strip():
+            self.inline_styles.append(data)
+
+
+async def parse(client: AppClient, path: str) -> _Page:
+    resp = await client.get(path)
+    assert resp.status == 200, path
+    parsed = _Page()
+    parsed.feed(await resp.text())
+    return parsed
+
+
+@pytest.mark.parametrize("path", PAGES)
+@pytest.mark.parametrize("query", ["", f"?token={TOKEN}"])
+async def test_page_is_html_with_a_strict_referrer_policy(
+    client: AppClient, path: str, query: str
+) -> None:
+    resp = await client.get(path + query, allow_redirects=False)
+    assert resp.status == 200
+    assert resp.content_type == "text/html"
+    assert resp.charset in (None, "utf-8")
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["Cache-Control"] == "no-store"
+    # The defaults every page gets are still there.
+    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert TOKEN not in await resp.text()
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_head_is_answered(client: AppClient, path: str) -> None:
+    resp = await client.head(path)
+    assert resp.status == 200
+    assert resp.headers["Referrer-Policy"] == "no-referrer"
+
+
+async def test_other_pages_keep_the_default_referrer_policy(client: AppClient) -> None:
+    resp = await client.get("/static/index.html")
+    assert resp.headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_page_has_no_inline_script_or_style(client: AppClient, path: str) -> None:
+    parsed = await parse(client, path)
+    assert parsed.inline_scripts == []
+    assert parsed.handlers == []  # no onclick=... either
+    assert parsed.inline_styles == []
+    assert [s.get("src") for s in parsed.scripts] == [SCRIPT]
+    assert parsed.scripts[0].get("type") == "module"
+    assert "/static/app.css" in parsed.assets
+    # The page's own belt to the server's braces.
+    assert parsed.meta.get("referrer") == "no-referrer"
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_page_assets_are_same_origin_and_served(client: AppClient, path: str) -> None:
+    parsed = await parse(client, path)
+    for url in parsed.assets + parsed.links:
+        if url.startswith(("data:", "#")):
+            continue
+        assert url.startswith("/"), url
+        assert not url.startswith("//"), url
+        resp = await client.get(url)
+        assert resp.status == 200, url
+
+
+async def test_script_is_served_as_javascript(client: AppClient) -> None:
+    resp = await client.get(SCRIPT)
+    assert resp.status == 200
+    assert "javascript" in resp.content_type
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_script_finds_what_it_needs_on_each_page(client: AppClient) -> None:
+    script = await (await client.get(SCRIPT)).text()
+    reset = await parse(client, "/reset-password")
+    verify = await parse(client, "/verify-email")
+    assert reset.body.get("data-page") == "reset-password"
+    assert verify.body.get("data-page") == "verify-email"
+    # Every id the script looks up exists on the page whose function uses it.
+    functions = re.split(r"^(?:async )?function (\w+)", script, flags=re.MULTILINE)
+    bodies = dict(zip(functions[1::2], functions[2::2], strict=True))
+    shared = set(re.findall(r'getElementById\("([\w-]+)"\)', functions[0]))
+    for name, page in (("resetPasswordPage", reset), ("verifyEmailPage", verify)):
+        used = set(re.findall(r'getElementById\("([\w-]+)"\)', bodies[name])) | shared
+        assert used, name
+        assert used <= page.ids, (name, used - page.ids)
+    for needed in ("reset-form", "request-form", "new-password", "confirm-password", "messages"):
+        assert needed in reset.ids
+    for needed in ("verify", "verify-done", "verify-failed", "messages"):
+        assert needed in verify.ids
+
+
+async def test_script_posts_the_token_and_never_leaves_it_in_the_address(
+    client: AppClient,
+) -> None:
+    script = await (await client.get(SCRIPT)).text()
+    for path in ("/auth/password-reset/confirm", "/auth/password-reset", "/auth/verify-email"):
+        assert f'"{path}"' in script
+    assert '"/auth/verify-email/confirm", { token }' in script
+    assert "history.replaceState" in script
+    assert 'credentials: "same-origin"' in script
+    assert "innerHTML" not in script  # server text is never parsed as HTML
+    assert re.search(r"https?://", script) is None
+
+
+async def test_reset_form_helps_password_managers_and_screen_readers(client: AppClient) -> None:
+    html = await (await client.get("/reset-password")).text()
+    assert html.count('autocomplete="new-password"') == 2
+    assert 'aria-live="polite"' in html
+    assert "<title>Reset your password · Seminar</title>" in html
+    # The API's field name, so the API's field errors land next to the right input.
+    assert 'name="new_password"' in html
+
+
+async def test_start_page_links_to_the_reset_page(client: AppClient) -> None:
+    html = await (await client.get("/static/index.html")).text()
+    assert 'href="/reset-password"' in html
+
+
+@pytest.mark.parametrize("path", PAGES)
+async def test_the_token_is_not_logged(
+    client: AppClient, caplog: pytest.LogCaptureFixture, path: str
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        resp = await client.get(f"{path}?token={TOKEN}")
+        assert resp.status == 200
+    requests = [r for r in caplog.records if r.getMessage() == "request"]
+    assert [getattr(r, "path", None) for r in requests] == [path]
+    for record in caplog.records:
+        assert TOKEN not in record.getMessage()
+        assert TOKEN not in repr(record.__dict__)
