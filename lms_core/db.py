@@ -10,8 +10,11 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import DateTime, MetaData, func
+from sqlalchemy import DateTime, MetaData, event, func
+from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -59,7 +62,7 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
     (measured in research/reliability-security.md §1). The pool is sized to the expected
     in-flight requests: a pool smaller than the concurrency turned a 20 ms p99 into 250-780 ms.
     """
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size // 2,
@@ -67,6 +70,29 @@ def create_engine(url: str, *, pool_size: int = 20, echo: bool = False) -> Async
         pool_recycle=1800,
         echo=echo,
     )
+    event.listen(engine.sync_engine, "do_connect", _connect_failure_is_operational)
+    return engine
+
+
+def _connect_failure_is_operational(
+    dialect: Dialect, record: Any, cargs: tuple[Any, ...], cparams: dict[str, Any]
+) -> DBAPIConnection:
+    """Open a connection; a server that cannot be reached raises ``OperationalError``.
+
+    asyncpg lets the socket's ``OSError`` escape from connect (``ConnectionRefusedError``,
+    ``TimeoutError``, and ``FileNotFoundError`` when a unix socket file is gone, as after a
+    clean PostgreSQL shutdown), where SQLAlchemy passes it through unwrapped. As a DB-API error
+    it becomes ``sqlalchemy.exc.OperationalError``, like any other driver's connect failure,
+    so callers tell "database down" from a bug by type alone, without guessing which OSError
+    came from the database.
+    """
+    try:
+        connection: DBAPIConnection = dialect.connect(*cargs, **cparams)
+    except OSError as exc:
+        raise dialect.loaded_dbapi.OperationalError(
+            f"cannot connect to PostgreSQL: {type(exc).__name__}: {exc}", exc
+        ) from exc
+    return connection
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
