@@ -6,7 +6,8 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
 from lms_core.accounts.models import Role
 
@@ -19,6 +20,14 @@ DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length
 class Input(BaseModel):
     # Unknown fields are an error: `PATCH /users/me {"role": "admin"}` must not pass silently.
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: object) -> object:
+        # PostgreSQL text cannot hold U+0000: refuse it here (422), not in the database (500).
+        if isinstance(value, str) and "\x00" in value:
+            raise PydanticCustomError("nul_character", "must not contain the NUL character")
+        return value
 
 
 class Output(BaseModel):

@@ -95,13 +95,17 @@ def _operation(
     errors = set(e.errors) | {500}
     if e.body is not None:
         errors |= {400, 413, 415, 422}
-    if e.auth == "user":
-        errors.add(401)
+    # Credentials that are sent are checked even where none are needed: a bad or revoked
+    # bearer token is refused (401) on every operation, public ones included.
+    errors.add(401)
     if e.method not in ("GET", "HEAD", "OPTIONS"):
         errors.add(403)  # the CSRF origin check can refuse any unsafe request
     for status in sorted(errors):
+        description = _STANDARD_ERRORS.get(status, "Error")
+        if status == 401 and e.auth == "public":
+            description = "Invalid credentials were sent (this operation needs none)"
         responses[str(status)] = {
-            "description": _STANDARD_ERRORS.get(status, "Error"),
+            "description": description,
             "content": {"application/problem+json": {"schema": problem_ref}},
         }
     op["responses"] = responses
