@@ -1,9 +1,10 @@
 """Cross-cutting request handling, outermost first:
 
+0. ``in_flight_middleware`` (shutdown.py): counts requests so shutdown can drain them;
 1. ``errors_middleware``: request id, access log, metrics, and every failure as problem+json;
 2. ``body_limit_middleware``: 413 from Content-Length before a byte of the body is read;
 3. ``unit_of_work_middleware`` (unit_of_work.py): one transaction per request;
-4. ``auth_middleware``: session cookie or bearer token -> ``Actor``;
+4. ``auth_middleware``: session cookie or bearer token -> ``Actor`` (``/api/`` only);
 5. ``csrf_middleware``: Origin check on unsafe cookie requests.
 """
 
@@ -42,7 +43,8 @@ from server.unit_of_work import db_session
 
 log = logging.getLogger("seminar.http")
 
-# What asyncpg raises when PostgreSQL cannot be reached at all (other OSErrors are bugs).
+# Engines from lms_core.db.create_engine turn connect failures into OperationalError; these
+# cover an engine made elsewhere. Other OSErrors are bugs and stay 500s.
 _CONNECT_ERRORS = (ConnectionRefusedError, TimeoutError, socket.gaierror)
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -184,13 +186,17 @@ async def body_limit_middleware(request: web.Request, handler: Handler) -> web.S
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     authorization = request.headers.get("Authorization")
     cookie = request.cookies.get(session_cookie_name(request.app[SETTINGS]))
+    request[VIA_COOKIE] = bool(cookie) and authorization is None
+    if not request.path.startswith("/api/"):
+        # Pages, static files and probes never need the caller: they keep answering (without a
+        # database round trip) for signed-in browsers too, even while PostgreSQL is down.
+        return await handler(request)
     if authorization is not None:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated("Use 'Authorization: Bearer <token>'.", code="invalid_token")
         request[ACTOR] = await resolve_access_token(db_session(request), token.strip())
     elif cookie:
-        request[VIA_COOKIE] = True
         try:
             request[ACTOR] = await resolve_session(
                 db_session(request), request.app[ACCOUNTS].config, cookie
