@@ -88,7 +88,7 @@ async def get_user(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> U
 
 async def change_role(session: AsyncSession, actor: Actor, user_id: uuid.UUID, role: Role) -> User:
     user = await get_user(session, actor, user_id)
-    if user.role is Role.ADMIN and role is not Role.ADMIN:
+    if user.role is Role.ADMIN and role is not Role.ADMIN and user.is_active:
         await _keep_one_admin(session)
     user.role = role
     await session.flush()

@@ -123,3 +123,17 @@ async def test_deactivation_ends_sessions_and_tokens(
 
     assert (await admin.post(f"/api/v1/admin/users/{user['id']}/activate")).status == 200
     await login(victim, "leaver@example.com")
+
+
+async def test_a_deactivated_admin_can_be_demoted(client: AppClient, database: Database) -> None:
+    await make_admin(client, database, "active-admin@example.com")
+    other = await register(client, "old-admin@example.com")
+    uid = other["id"]
+    assert (
+        await client.put(f"/api/v1/admin/users/{uid}/role", json={"role": "admin"})
+    ).status == 200
+    assert (await client.post(f"/api/v1/admin/users/{uid}/deactivate")).status == 200
+    # Only one active admin remains, but demoting an inactive one removes no active admin.
+    resp = await client.put(f"/api/v1/admin/users/{uid}/role", json={"role": "student"})
+    assert resp.status == 200
+    assert (await resp.json())["role"] == "student"
