@@ -86,6 +86,8 @@ async def errors_middleware(request: web.Request, handler: Handler) -> web.Strea
                 "status": status,
                 "duration_ms": round(elapsed * 1000, 2),
                 "client_ip": client_ip(request),
+                # Who was refused matters as much as who succeeded (ASVS 16.3: denied authz).
+                "user_id": str(actor.id) if (actor := request.get(ACTOR)) else None,
             },
         )
         structlog.contextvars.unbind_contextvars("request_id")
