@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from sqlalchemy import select, update
@@ -28,10 +28,12 @@ class Actor:
     user: User
     session_id: uuid.UUID | None = None
     token_id: uuid.UUID | None = None
+    # Copied out of ``user``: after a rollback the ORM object is expired, and reading its
+    # attributes would need the database (the access log reads this after the request).
+    id: uuid.UUID = field(init=False)
 
-    @property
-    def id(self) -> uuid.UUID:
-        return self.user.id
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "id", self.user.id)
 
     @property
     def is_admin(self) -> bool:

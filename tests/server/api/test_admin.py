@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from lms_core.accounts.models import Role, User
@@ -137,3 +139,16 @@ async def test_a_deactivated_admin_can_be_demoted(client: AppClient, database: D
     resp = await client.put(f"/api/v1/admin/users/{uid}/role", json={"role": "student"})
     assert resp.status == 200
     assert (await resp.json())["role"] == "student"
+
+
+async def test_denied_admin_calls_are_logged_with_the_user(
+    client: AppClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    user = await register(client, "snoop@example.com")
+    await login(client, "snoop@example.com")
+    with caplog.at_level(logging.INFO, logger="seminar.http"):
+        resp = await client.get("/api/v1/admin/users")
+    assert resp.status == 403
+    [record] = [r for r in caplog.records if getattr(r, "route", None) == "/api/v1/admin/users"]
+    assert record.__dict__["status"] == 403
+    assert record.__dict__["user_id"] == user["id"]
