@@ -93,9 +93,10 @@ def create_app(
         router.mount(app)
     app[OPENAPI] = system.openapi_document(app, ROUTERS)
     app.router.add_get("/api/docs", system.api_docs)
-    app.router.add_static("/static", static_root(), append_version=False)
+    static = static_root()
+    app.router.add_static("/static", static, append_version=False)
     app.router.add_get("/", _index)
-    add_page_routes(app, static_root())
+    add_page_routes(app, static)
     app.on_response_prepare.append(add_security_headers)
     return app
 

@@ -13,12 +13,11 @@ server only makes sure the token goes nowhere else:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from server.middlewares_base import Handler
 
 PAGES = {
     "/reset-password": "reset-password.html",
