@@ -9,48 +9,7 @@
 // Referer headers (the server also sends Referrer-Policy: no-referrer); it is only ever sent
 // in the body of a POST.
 
-const API = "/api/v1";
-
-/** An error answer from the API: an RFC 9457 problem (or what we could make of the response). */
-class ApiError extends Error {
-  constructor(status, problem) {
-    super(problem.detail || `The server answered ${status}.`);
-    this.status = status;
-    this.code = problem.code || "error";
-    this.fieldErrors = Array.isArray(problem.errors) ? problem.errors : [];
-    this.requestId = problem.request_id || null;
-  }
-
-  /** The link itself is bad: expired, used, never issued, or mangled on its way. */
-  get badToken() {
-    const aboutToken = (e) => Array.isArray(e.loc) && e.loc[1] === "token";
-    return this.status === 410 || (this.status === 422 && this.fieldErrors.some(aboutToken));
-  }
-}
-
-async function api(method, path, body) {
-  const init = {
-    method,
-    credentials: "same-origin",
-    headers: { Accept: "application/json" },
-  };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(API + path, init);
-  } catch {
-    throw new ApiError(0, { detail: "The server cannot be reached. Is it running?" });
-  }
-  const type = response.headers.get("Content-Type") || "";
-  const data = type.includes("json") ? await response.json().catch(() => null) : null;
-  if (!response.ok) {
-    throw new ApiError(response.status, data || {});
-  }
-  return data;
-}
+import { ApiError, api } from "./api.js";
 
 /** Takes the token out of the address bar and returns it (null when there is none). */
 function takeToken() {

@@ -2,42 +2,7 @@
 // A plain ES module (no inline script: CSP script-src 'self'); every text from the server is
 // set with textContent, never parsed as HTML.
 
-const API = "/api/v1";
-
-/** An error answer from the API: an RFC 9457 problem (or what we could make of the response). */
-class ApiError extends Error {
-  constructor(status, problem) {
-    super(problem.detail || `The server answered ${status}.`);
-    this.status = status;
-    this.code = problem.code || "error";
-    this.fieldErrors = Array.isArray(problem.errors) ? problem.errors : [];
-    this.requestId = problem.request_id || null;
-  }
-}
-
-async function api(method, path, body) {
-  const init = {
-    method,
-    credentials: "same-origin",
-    headers: { Accept: "application/json" },
-  };
-  if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(API + path, init);
-  } catch {
-    throw new ApiError(0, { detail: "The server cannot be reached. Is it running?" });
-  }
-  const type = response.headers.get("Content-Type") || "";
-  const data = type.includes("json") ? await response.json().catch(() => null) : null;
-  if (!response.ok) {
-    throw new ApiError(response.status, data || {});
-  }
-  return data;
-}
+import { ApiError, api } from "./api.js";
 
 // --- The message region (aria-live) and per-field errors ------------------------------------
 

@@ -157,7 +157,7 @@ async def test_script_posts_the_token_and_never_leaves_it_in_the_address(
         assert f'"{path}"' in script
     assert '"/auth/verify-email/confirm", { token }' in script
     assert "history.replaceState" in script
-    assert 'credentials: "same-origin"' in script
+    assert 'from "./api.js"' in script  # same-origin JSON calls, shared with the start page
     assert "innerHTML" not in script  # server text is never parsed as HTML
     assert re.search(r"https?://", script) is None
 

@@ -86,7 +86,11 @@ async def test_page_assets_are_same_origin_and_served(client: AppClient) -> None
 
 @pytest.mark.parametrize(
     ("path", "content_type"),
-    [("/static/app.js", "javascript"), ("/static/app.css", "text/css")],
+    [
+        ("/static/app.js", "javascript"),
+        ("/static/api.js", "javascript"),
+        ("/static/app.css", "text/css"),
+    ],
 )
 async def test_assets_are_served(client: AppClient, path: str, content_type: str) -> None:
     resp = await client.get(path)
@@ -115,10 +119,13 @@ async def test_page_text(client: AppClient) -> None:
 
 
 async def test_script_talks_json_with_same_origin_credentials(client: AppClient) -> None:
+    shared = await (await client.get("/static/api.js")).text()
+    assert 'credentials: "same-origin"' in shared
+    assert '"Content-Type"] = "application/json"' in shared
     script = await (await client.get("/static/app.js")).text()
-    assert 'credentials: "same-origin"' in script
-    assert '"Content-Type"] = "application/json"' in script
+    assert 'from "./api.js"' in script
     for path in ("/users/me", "/auth/login", "/auth/register", "/auth/logout"):
         assert f'"{path}"' in script
-    assert "innerHTML" not in script  # server text is never parsed as HTML
-    assert re.search(r"https?://", script) is None
+    for text in (shared, script):
+        assert "innerHTML" not in text  # server text is never parsed as HTML
+        assert re.search(r"https?://", text) is None
