@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from lms_core.accounts import models as accounts_models
+from lms_core.courses import models as courses_models
 from lms_core.db import Base
+from lms_core.enrollment import models as enrollment_models
 from lms_core.mail import models as mail_models
 
-__all__ = ["accounts_models", "mail_models", "metadata"]
+__all__ = ["accounts_models", "courses_models", "enrollment_models", "mail_models", "metadata"]
 
 metadata = Base.metadata

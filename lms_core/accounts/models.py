@@ -4,11 +4,12 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, LargeBinary, String, func
+from sqlalchemy import ForeignKey, Index, LargeBinary, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms_core.clock import utcnow
 from lms_core.db import Base, IdMixin, TimestampMixin
+from lms_core.enums import text_enum
 
 
 class Role(enum.StrEnum):
@@ -22,19 +23,6 @@ class TokenPurpose(enum.StrEnum):
     EMAIL_VERIFICATION = "email_verification"
 
 
-def _str_enum(cls: type[enum.StrEnum], name: str) -> Enum:
-    # Stored as text with a CHECK constraint: adding a role later is a plain migration,
-    # not an ALTER TYPE.
-    return Enum(
-        cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=32,
-        values_callable=lambda e: [m.value for m in e],
-    )
-
-
 class User(IdMixin, TimestampMixin, Base):
     __tablename__ = "users"
 
@@ -42,7 +30,7 @@ class User(IdMixin, TimestampMixin, Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(200))
-    role: Mapped[Role] = mapped_column(_str_enum(Role, "role"), default=Role.STUDENT)
+    role: Mapped[Role] = mapped_column(text_enum(Role, "role"), default=Role.STUDENT)
     is_active: Mapped[bool] = mapped_column(default=True)
     email_verified_at: Mapped[datetime | None] = mapped_column(default=None)
     deactivated_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -95,7 +83,7 @@ class OneTimeToken(IdMixin, Base):
     user_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
-    purpose: Mapped[TokenPurpose] = mapped_column(_str_enum(TokenPurpose, "token_purpose"))
+    purpose: Mapped[TokenPurpose] = mapped_column(text_enum(TokenPurpose, "token_purpose"))
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     expires_at: Mapped[datetime]

@@ -3,11 +3,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, Index, String, Text, func
+from sqlalchemy import Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms_core.clock import utcnow
 from lms_core.db import Base, IdMixin
+from lms_core.enums import text_enum
 
 
 class MailStatus(enum.StrEnum):
@@ -25,16 +26,7 @@ class OutboxMessage(IdMixin, Base):
     body_text: Mapped[str] = mapped_column(Text)
     # What kind of mail this is (e.g. "password_reset"), for tests, metrics and support.
     template: Mapped[str] = mapped_column(String(64))
-    status: Mapped[MailStatus] = mapped_column(
-        Enum(
-            MailStatus,
-            name="mail_status",
-            native_enum=False,
-            create_constraint=True,
-            length=16,
-            values_callable=lambda e: [m.value for m in e],
-        )
-    )
+    status: Mapped[MailStatus] = mapped_column(text_enum(MailStatus, "mail_status", length=16))
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(server_default=func.now())
     last_error: Mapped[str | None] = mapped_column(Text, default=None)

@@ -1,0 +1,1 @@
+"""Courses: categories, courses and their staff, modules and lessons, prerequisites."""

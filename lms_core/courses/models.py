@@ -1,0 +1,169 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    ARRAY,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lms_core.db import Base, IdMixin, TimestampMixin
+from lms_core.enums import text_enum
+
+
+class CourseStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"
+
+
+class CourseLevel(enum.StrEnum):
+    BEGINNER = "beginner"
+    INTERMEDIATE = "intermediate"
+    ADVANCED = "advanced"
+    ALL = "all"
+
+
+class StaffRole(enum.StrEnum):
+    CO_INSTRUCTOR = "co_instructor"
+    TEACHING_ASSISTANT = "teaching_assistant"
+
+
+class LessonKind(enum.StrEnum):
+    TEXT = "text"
+    VIDEO = "video"
+    FILE = "file"
+    LINK = "link"
+    # Placeholders filled in by later capabilities (assessments, live classroom).
+    QUIZ = "quiz"
+    ASSIGNMENT = "assignment"
+    LIVE_SESSION = "live_session"
+
+
+class Category(IdMixin, Base):
+    __tablename__ = "categories"
+
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class Course(IdMixin, TimestampMixin, Base):
+    __tablename__ = "courses"
+
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    # Sanitised HTML (allow-list) produced from the author's Markdown or HTML.
+    description_html: Mapped[str] = mapped_column(Text, default="")
+    category_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("categories.id", ondelete="SET NULL"), default=None, index=True
+    )
+    level: Mapped[CourseLevel] = mapped_column(
+        text_enum(CourseLevel, "course_level"), default=CourseLevel.ALL
+    )
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)), default=list)
+    price_cents: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str] = mapped_column(String(3), default="USD")
+    thumbnail_key: Mapped[str | None] = mapped_column(String(300), default=None)
+    status: Mapped[CourseStatus] = mapped_column(
+        text_enum(CourseStatus, "course_status"), default=CourseStatus.DRAFT, index=True
+    )
+    owner_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
+    capacity: Mapped[int | None] = mapped_column(default=None)
+    enrollment_opens_at: Mapped[datetime | None] = mapped_column(default=None)
+    enrollment_closes_at: Mapped[datetime | None] = mapped_column(default=None)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        CheckConstraint("price_cents >= 0", name="price_not_negative"),
+        CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
+    )
+
+
+class CourseStaff(Base):
+    """Co-instructors and teaching assistants of a course (the owner is on ``Course``)."""
+
+    __tablename__ = "course_staff"
+
+    course_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    role: Mapped[StaffRole] = mapped_column(text_enum(StaffRole, "staff_role"))
+
+
+class CoursePrerequisite(Base):
+    __tablename__ = "course_prerequisites"
+
+    course_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+    required_course_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), primary_key=True
+    )
+
+    __table_args__ = (CheckConstraint("course_id <> required_course_id", name="not_self"),)
+
+
+class Module(IdMixin, TimestampMixin, Base):
+    __tablename__ = "modules"
+
+    course_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("courses.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    # Dense 0..n-1 within the course; reorders lock the course row and rewrite positions.
+    position: Mapped[int]
+
+    __table_args__ = (
+        UniqueConstraint(
+            "course_id",
+            "position",
+            name="uq_modules_course_position",
+            deferrable=True,
+            initially="DEFERRED",
+        ),
+    )
+
+
+class Lesson(IdMixin, TimestampMixin, Base):
+    __tablename__ = "lessons"
+
+    module_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("modules.id", ondelete="CASCADE"))
+    # Denormalised from the module so course-wide queries need no join.
+    course_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), index=True
+    )
+    title: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[LessonKind] = mapped_column(text_enum(LessonKind, "lesson_kind"))
+    # Dense 0..n-1 within the module.
+    position: Mapped[int]
+    body_html: Mapped[str] = mapped_column(Text, default="")  # text lessons, sanitised
+    url: Mapped[str | None] = mapped_column(String(2000), default=None)  # link lessons
+    estimated_minutes: Mapped[int | None] = mapped_column(default=None)
+    release_at: Mapped[datetime | None] = mapped_column(default=None)  # drip
+    is_preview: Mapped[bool] = mapped_column(default=False)
+    is_required: Mapped[bool] = mapped_column(default=True)
+
+    __table_args__ = (
+        UniqueConstraint(
+            "module_id",
+            "position",
+            name="uq_lessons_module_position",
+            deferrable=True,
+            initially="DEFERRED",
+        ),
+        Index("ix_lessons_module_id", "module_id"),
+    )

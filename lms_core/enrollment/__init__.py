@@ -1,0 +1,1 @@
+"""Enrollment in courses and each student's progress through their lessons."""
