@@ -10,8 +10,12 @@ layer (``server/``) can turn it into an RFC 9457 problem with a stable ``code``:
     ├── NotFound                no such thing (or the caller may not know it exists)   -> 404
     ├── Conflict                the current state forbids it (duplicate, wrong state)  -> 409
     ├── Gone                    it existed but is expired or already used              -> 410
+    ├── TooLarge                the body or file is over its byte limit                -> 413
+    ├── UnsupportedMediaType    a file type that is not accepted, or bytes that are not
+    │                           what its name or declared type says                    -> 415
     ├── RateLimited             too many attempts; ``retry_after`` seconds             -> 429
     └── Unavailable             a dependency is down or a feature is not configured   -> 503
+        └── StorageFull         no space left where files are stored                   -> 507
 
 Domain code raises these; it never builds HTTP responses.
 """
@@ -91,6 +95,16 @@ class Gone(DomainError):
     default_detail = "The resource is no longer available."
 
 
+class TooLarge(DomainError):
+    default_code = "payload_too_large"
+    default_detail = "The request body is too large."
+
+
+class UnsupportedMediaType(DomainError):
+    default_code = "unsupported_media_type"
+    default_detail = "This type of file is not accepted."
+
+
 class RateLimited(DomainError):
     default_code = "rate_limited"
     default_detail = "Too many requests; try again later."
@@ -105,3 +119,8 @@ class RateLimited(DomainError):
 class Unavailable(DomainError):
     default_code = "unavailable"
     default_detail = "The service is temporarily unavailable."
+
+
+class StorageFull(Unavailable):
+    default_code = "storage_full"
+    default_detail = "There is no space left to store files; try again later."

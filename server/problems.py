@@ -20,7 +20,10 @@ _STATUS_BY_ERROR: list[tuple[type[domain.DomainError], int]] = [
     (domain.NotFound, 404),
     (domain.Conflict, 409),
     (domain.Gone, 410),
+    (domain.TooLarge, 413),
+    (domain.UnsupportedMediaType, 415),
     (domain.RateLimited, 429),
+    (domain.StorageFull, 507),  # before its base class Unavailable
     (domain.Unavailable, 503),
 ]
 
