@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import (
     ARRAY,
     CheckConstraint,
+    Computed,
     ForeignKey,
     Index,
     Integer,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms_core.db import Base, IdMixin, TimestampMixin
@@ -85,10 +87,20 @@ class Course(IdMixin, TimestampMixin, Base):
     enrollment_opens_at: Mapped[datetime | None] = mapped_column(default=None)
     enrollment_closes_at: Mapped[datetime | None] = mapped_column(default=None)
     published_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Catalog full-text document, computed by PostgreSQL (migration 0003_catalog); never
+    # written by the application and deferred so ordinary loads do not fetch it.
+    search_vector: Mapped[str | None] = mapped_column(
+        TSVECTOR,
+        Computed("course_search_vector(title, summary, tags, description_html)", persisted=True),
+        deferred=True,
+    )
 
     __table_args__ = (
         CheckConstraint("price_cents >= 0", name="price_not_negative"),
         CheckConstraint("capacity IS NULL OR capacity > 0", name="capacity_positive"),
+        Index("ix_courses_search_vector", "search_vector", postgresql_using="gin"),
+        # Catalog listing: published courses, newest first, keyset on (published_at, id).
+        Index("ix_courses_status_published_at_id", "status", "published_at", "id"),
     )
 
 
