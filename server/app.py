@@ -21,7 +21,7 @@ from lms_core.accounts.service import AccountService
 from lms_core.db import create_engine, create_session_factory
 from lms_core.mail.service import Mailer
 from server import middlewares
-from server.api import admin, auth, system, users
+from server.api import admin, auth, catalog, system, users
 from server.api.framework import Router
 from server.api.pages import add_page_routes
 from server.mail_dispatch import mail_dispatcher
@@ -45,7 +45,13 @@ from server.state import (
 from server.unit_of_work import unit_of_work_middleware
 
 CleanupContext = Callable[[web.Application], AsyncIterator[None]]
-ROUTERS: list[Router] = [system.router, auth.router, users.router, admin.router]
+ROUTERS: list[Router] = [
+    system.router,
+    auth.router,
+    users.router,
+    admin.router,
+    catalog.router,
+]
 
 
 def static_root() -> Path:

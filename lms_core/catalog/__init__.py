@@ -1,0 +1,1 @@
+"""The public course catalog: search, course detail for visitors, similar courses (read-only)."""

@@ -1,0 +1,263 @@
+"""Catalog read queries: search and listing, course detail for visitors, similar courses.
+
+Read-only, in SQLAlchemy Core (no ORM identity map or unit of work on this hot path; see
+DESIGN.md §4 and docs/benchmarks.md "Catalog"). Only published courses are ever returned:
+drafts and archived courses are absent from every answer here, and their detail is a 404.
+
+Ordering is always total, ``(sort key, id)`` descending, and pages are keyset-paginated on that
+pair, so paging is stable under concurrent inserts: no duplicates, nothing skipped.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Float,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+)
+from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms_core.accounts.models import User
+from lms_core.catalog import schemas
+from lms_core.catalog.schemas import CatalogSort, PriceFilter
+from lms_core.courses.models import (
+    Category,
+    Course,
+    CoursePrerequisite,
+    CourseStaff,
+    CourseStatus,
+    Lesson,
+    Module,
+)
+from lms_core.enrollment.models import Enrollment, EnrollmentStatus
+from lms_core.errors import FieldError, InvalidInput
+
+courses = Course.__table__
+categories = Category.__table__
+users = User.__table__
+enrollments = Enrollment.__table__
+modules = Module.__table__
+lessons = Lesson.__table__
+staff = CourseStaff.__table__
+prerequisites = CoursePrerequisite.__table__
+
+SEARCH_CONFIG = "english"  # must match course_search_vector() in migration 0003_catalog
+SIMILAR_LIMIT = 6
+
+PUBLISHED = courses.c.status == CourseStatus.PUBLISHED
+
+
+def _enrollment_count() -> ColumnElement[int]:
+    return (
+        select(func.count())
+        .where(
+            enrollments.c.course_id == courses.c.id,
+            enrollments.c.status == EnrollmentStatus.ACTIVE,
+        )
+        .scalar_subquery()
+    )
+
+
+def _item_columns() -> list[Any]:
+    return [
+        courses.c.id,
+        courses.c.slug,
+        courses.c.title,
+        courses.c.summary,
+        courses.c.level,
+        courses.c.language,
+        courses.c.tags,
+        courses.c.price_cents,
+        courses.c.currency,
+        courses.c.thumbnail_key,
+        courses.c.published_at,
+        categories.c.id.label("category_id"),
+        categories.c.slug.label("category_slug"),
+        categories.c.name.label("category_name"),
+        users.c.id.label("owner_id"),
+        users.c.name.label("owner_name"),
+        _enrollment_count().label("enrollment_count"),
+    ]
+
+
+def _item_from() -> Any:
+    return courses.join(users, users.c.id == courses.c.owner_id).outerjoin(
+        categories, categories.c.id == courses.c.category_id
+    )
+
+
+def _item(row: Row[Any]) -> schemas.CatalogItem:
+    m = row._mapping
+    category = (
+        schemas.CategoryOut(id=m["category_id"], slug=m["category_slug"], name=m["category_name"])
+        if m["category_id"] is not None
+        else None
+    )
+    return schemas.CatalogItem(
+        id=m["id"],
+        slug=m["slug"],
+        title=m["title"],
+        summary=m["summary"],
+        category=category,
+        level=m["level"],
+        language=m["language"],
+        tags=list(m["tags"] or ()),
+        price_cents=m["price_cents"],
+        currency=m["currency"],
+        is_free=m["price_cents"] == 0,
+        instructor=schemas.PersonOut(id=m["owner_id"], name=m["owner_name"]),
+        enrollment_count=m["enrollment_count"],
+        thumbnail_key=m["thumbnail_key"],
+        published_at=m["published_at"],
+    )
+
+
+# --- cursors -------------------------------------------------------------------------------
+
+
+def _invalid_cursor() -> InvalidInput:
+    return InvalidInput(
+        "The cursor is not valid.",
+        code="invalid_cursor",
+        errors=[FieldError(("query", "cursor"), "not a cursor from this API", "invalid")],
+    )
+
+
+def _encode_cursor(sort: CatalogSort, key: Any, ident: uuid.UUID) -> str:
+    if isinstance(key, datetime):
+        key = key.isoformat()
+    raw = json.dumps([sort.value, key, str(ident)], separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, sort: CatalogSort) -> tuple[Any, uuid.UUID]:
+    """The cursor's (sort key, id); a cursor from another sort or a forged one is a 422."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        kind, key, ident = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+        if kind != sort.value:
+            raise ValueError("cursor of another sort")
+        course_id = uuid.UUID(ident)
+        if sort is CatalogSort.NEWEST:
+            if key is None:
+                return None, course_id
+            moment = datetime.fromisoformat(key)
+            if moment.tzinfo is None:
+                raise ValueError("naive cursor time")
+            return moment.astimezone(UTC), course_id
+        if sort is CatalogSort.MOST_ENROLLED:
+            if type(key) is not int or not 0 <= key < 2**62:
+                raise ValueError("bad count")
+            return key, course_id
+        if not isinstance(key, int | float) or isinstance(key, bool) or not math.isfinite(key):
+            raise ValueError("bad rank")
+        return float(key), course_id
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
+        raise _invalid_cursor() from None
+
+
+# --- listing and search --------------------------------------------------------------------
+
+
+def _category_filter(value: str) -> ColumnElement[bool]:
+    try:
+        return courses.c.category_id == uuid.UUID(value)
+    except ValueError:
+        by_slug = select(categories.c.id).where(categories.c.slug == value).scalar_subquery()
+        return courses.c.category_id == by_slug
+
+
+def _filters(query: schemas.CatalogQuery) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [PUBLISHED]
+    if query.category is not None:
+        where.append(_category_filter(query.category))
+    if query.level is not None:
+        where.append(courses.c.level == query.level)
+    if query.language is not None:
+        where.append(courses.c.language == query.language)
+    if query.price is PriceFilter.FREE:
+        where.append(courses.c.price_cents == 0)
+    elif query.price is PriceFilter.PAID:
+        where.append(courses.c.price_cents > 0)
+    if query.instructor is not None:
+        where.append(courses.c.owner_id == query.instructor)
+    return where
+
+
+def effective_sort(query: schemas.CatalogQuery) -> CatalogSort:
+    has_q = bool(query.q and query.q.strip())
+    if query.sort is None:
+        return CatalogSort.RELEVANCE if has_q else CatalogSort.NEWEST
+    if query.sort is CatalogSort.RELEVANCE and not has_q:
+        return CatalogSort.NEWEST
+    return query.sort
+
+
+async def search(session: AsyncSession, query: schemas.CatalogQuery) -> schemas.CatalogPage:
+    """One page of published courses matching ``query``, in the requested order."""
+    sort = effective_sort(query)
+    where = _filters(query)
+    columns = _item_columns()
+    if query.q and query.q.strip():
+        # websearch_to_tsquery never raises on user syntax (`&|!():*` are just separators).
+        tsquery = func.websearch_to_tsquery(
+            literal(SEARCH_CONFIG, REGCONFIG), bindparam("q", query.q)
+        )
+        where.append(courses.c.search_vector.bool_op("@@")(tsquery))
+        columns.append(func.ts_rank_cd(courses.c.search_vector, tsquery, type_=Float).label("rank"))
+    # PostgreSQL pulls this subquery up into the outer query; it only names the sort key.
+    inner = select(*columns).select_from(_item_from()).where(*where).subquery("c")
+    sort_key = inner.c[_SORT_COLUMNS[sort]]
+    stmt: Select[Any] = select(inner)
+    if query.cursor:
+        key, ident = _decode_cursor(query.cursor, sort)
+        stmt = stmt.where(_after(sort, sort_key, inner.c.id, key, ident))
+    stmt = stmt.order_by(sort_key.desc(), inner.c.id.desc()).limit(query.limit + 1)
+    rows = list(await session.execute(stmt))
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = rows[query.limit - 1]._mapping
+        next_cursor = _encode_cursor(sort, last[_SORT_COLUMNS[sort]], last["id"])
+    return schemas.CatalogPage(
+        items=[_item(r) for r in rows[: query.limit]], sort=sort, next_cursor=next_cursor
+    )
+
+
+_SORT_COLUMNS = {
+    CatalogSort.RELEVANCE: "rank",
+    CatalogSort.NEWEST: "published_at",
+    CatalogSort.MOST_ENROLLED: "enrollment_count",
+}
+
+
+def _after(
+    sort: CatalogSort,
+    sort_key: ColumnElement[Any],
+    id_column: ColumnElement[uuid.UUID],
+    key: Any,
+    ident: uuid.UUID,
+) -> ColumnElement[bool]:
+    """Rows strictly after (key, ident) in ``ORDER BY sort_key DESC, id DESC``."""
+    if sort is CatalogSort.NEWEST and key is None:
+        # DESC puts NULLs first in PostgreSQL (and in the index's backward scan). A published
+        # course always has published_at; this branch only keeps odd rows pageable.
+        return or_(and_(sort_key.is_(None), id_column < ident), sort_key.is_not(None))
+    key_type = Float() if sort is CatalogSort.RELEVANCE else sort_key.type
+    return tuple_(sort_key, id_column) < tuple_(bindparam("cursor_key", key, type_=key_type), ident)
