@@ -6,6 +6,7 @@ layer (``server/``) can turn it into an RFC 9457 problem with a stable ``code``:
     DomainError                 base: a stable machine ``code`` and a ``detail`` safe to show
     ├── InvalidInput            the request is well-formed but breaks a rule          -> 422
     ├── NotAuthenticated        no valid credentials                                   -> 401
+    ├── PaymentRequired         it must be bought first (the problem points to checkout) -> 402
     ├── PermissionDenied        authenticated, but not allowed                         -> 403
     ├── NotFound                no such thing (or the caller may not know it exists)   -> 404
     ├── Conflict                the current state forbids it (duplicate, wrong state)  -> 409
@@ -73,6 +74,11 @@ class InvalidInput(DomainError):
 class NotAuthenticated(DomainError):
     default_code = "not_authenticated"
     default_detail = "Authentication is required."
+
+
+class PaymentRequired(DomainError):
+    default_code = "payment_required"
+    default_detail = "This must be paid for first."
 
 
 class PermissionDenied(DomainError):

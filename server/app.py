@@ -21,7 +21,7 @@ from lms_core.accounts.service import AccountService
 from lms_core.db import create_engine, create_session_factory
 from lms_core.mail.service import Mailer
 from server import middlewares
-from server.api import admin, auth, catalog, system, users
+from server.api import admin, auth, catalog, enrollment, system, users
 from server.api.framework import Router
 from server.api.pages import add_page_routes
 from server.mail_dispatch import mail_dispatcher
@@ -51,6 +51,7 @@ ROUTERS: list[Router] = [
     users.router,
     admin.router,
     catalog.router,
+    enrollment.router,
 ]
 
 

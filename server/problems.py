@@ -16,6 +16,7 @@ PROBLEM_TYPE_BASE = "https://seminar.dev/problems/"
 _STATUS_BY_ERROR: list[tuple[type[domain.DomainError], int]] = [
     (domain.InvalidInput, 422),
     (domain.NotAuthenticated, 401),
+    (domain.PaymentRequired, 402),
     (domain.PermissionDenied, 403),
     (domain.NotFound, 404),
     (domain.Conflict, 409),

@@ -91,10 +91,15 @@ class Endpoint:
     path: str
     handler: Callable[[Call[Any, Any, Any]], Awaitable[Result]]
     body: type[BaseModel] | None
+    # An optional body may be left out entirely (no bytes); it then parses as ``{}``.
+    body_required: bool
     query: type[BaseModel]
     path_params: type[BaseModel]
     response: type[BaseModel] | None
     status: int
+    # Other success statuses the handler may answer with the same body (e.g. 200 beside 201
+    # for an idempotent create that found the thing already there).
+    also: tuple[int, ...]
     summary: str
     tags: tuple[str, ...]
     auth: Auth
@@ -117,10 +122,12 @@ class Router:
         *,
         summary: str,
         body: type[B] | None = None,
+        body_required: bool = True,
         query: type[Q] = Empty,  # type: ignore[assignment]
         path_params: type[P] = Empty,  # type: ignore[assignment]
         response: type[BaseModel] | None = None,
         status: int = 200,
+        also: Iterable[int] = (),
         auth: Auth = "user",
         errors: Iterable[int] = (),
     ) -> Callable[[Handler[B, Q, P]], Handler[B, Q, P]]:
@@ -131,10 +138,12 @@ class Router:
                     path=self.prefix + path,
                     handler=handler,
                     body=body,
+                    body_required=body_required,
                     query=query,
                     path_params=path_params,
                     response=response,
                     status=status,
+                    also=tuple(also),
                     summary=summary,
                     tags=self.tags,
                     auth=auth,
@@ -153,7 +162,7 @@ class Router:
 
 def _adapt(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
     async def handle(request: web.Request) -> web.StreamResponse:
-        body = await _parse_body(request, endpoint.body) if endpoint.body else Empty()
+        body = await _parse_body(request, endpoint) if endpoint.body else Empty()
         call: Call[Any, Any, Any] = Call(
             request=request,
             body=body,
@@ -177,7 +186,10 @@ def _adapt(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRe
     return handle
 
 
-async def _parse_body(request: web.Request, model: type[B]) -> B:
+async def _parse_body(request: web.Request, endpoint: Endpoint) -> BaseModel:
+    model = endpoint.body or Empty
+    if not endpoint.body_required and not request.body_exists:
+        return _parse(model, {}, "body")
     if request.content_type != "application/json":
         raise UnsupportedMediaType()
     raw = await request.read()

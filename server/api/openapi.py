@@ -16,6 +16,7 @@ REF = "#/components/schemas/{model}"
 _STANDARD_ERRORS = {
     400: "Malformed request",
     401: "Not authenticated",
+    402: "Payment required (the problem points to checkout)",
     403: "Not allowed",
     404: "Not found",
     409: "Conflict with the current state",
@@ -84,13 +85,13 @@ def _operation(
     }
     if e.body is not None:
         op["requestBody"] = {
-            "required": True,
+            "required": e.body_required,
             "content": {"application/json": {"schema": keys[(e.body, "validation")]}},
         }
     success: dict[str, Any] = {"description": "Success"}
     if e.response is not None:
         success["content"] = {"application/json": {"schema": keys[(e.response, "serialization")]}}
-    responses: dict[str, Any] = {str(e.status): success}
+    responses: dict[str, Any] = {str(status): success for status in (e.status, *e.also)}
     problem_ref = keys[(Problem, "serialization")]
     errors = set(e.errors) | {500}
     if e.body is not None:
