@@ -109,10 +109,11 @@ class CourseProgressOut(BaseModel):
 
 
 class ContinueOut(BaseModel):
-    reason: Literal["resume", "next", "done"] = Field(
+    reason: Literal["resume", "next", "waiting", "done"] = Field(
         description=(
             "resume: the most recently touched unfinished lesson; next: the first unfinished "
-            "required lesson; done: nothing left."
+            "required lesson; waiting: what is left is not released yet (see release_at); "
+            "done: every required lesson is complete."
         )
     )
     lesson_id: uuid.UUID | None
@@ -120,3 +121,6 @@ class ContinueOut(BaseModel):
     title: str | None
     kind: LessonKind | None
     position_seconds: float
+    release_at: datetime | None = Field(
+        default=None, description="waiting: when the next required lesson is released."
+    )

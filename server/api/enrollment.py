@@ -7,7 +7,7 @@ import uuid
 from aiohttp import web
 from pydantic import BaseModel
 
-from lms_core.enrollment import schemas, service
+from lms_core.enrollment import progress, schemas, service
 from server.api.framework import Call, Empty, Router
 
 router = Router(tags=("enrollment",))
@@ -15,6 +15,10 @@ router = Router(tags=("enrollment",))
 
 class CoursePath(BaseModel):
     course_id: uuid.UUID
+
+
+class LessonPath(BaseModel):
+    lesson_id: uuid.UUID
 
 
 class CourseUserPath(BaseModel):
@@ -120,3 +124,56 @@ async def my_enrollments(
         for r in rows
     ]
     return schemas.MyEnrollmentPage(items=items, next_cursor=cursor)
+
+
+@router.route(
+    "PUT",
+    "/lessons/{lesson_id}/progress",
+    summary="Report the playback position (resume point; a video completes at 90% watched)",
+    body=schemas.ProgressReportIn,
+    path_params=LessonPath,
+    response=schemas.LessonProgressOut,
+    errors=(401, 403, 404, 409, 422),
+)
+async def report_progress(
+    call: Call[schemas.ProgressReportIn, Empty, LessonPath],
+) -> schemas.LessonProgressOut:
+    row = await progress.report_position(call.db, call.actor, call.path.lesson_id, call.body)
+    return schemas.LessonProgressOut.model_validate(row)
+
+
+@router.route(
+    "POST",
+    "/lessons/{lesson_id}/complete",
+    summary="Mark a lesson complete (idempotent)",
+    path_params=LessonPath,
+    response=schemas.LessonProgressOut,
+    errors=(401, 403, 404, 409, 422),
+)
+async def complete_lesson(call: Call[Empty, Empty, LessonPath]) -> schemas.LessonProgressOut:
+    row = await progress.complete_lesson(call.db, call.actor, call.path.lesson_id)
+    return schemas.LessonProgressOut.model_validate(row)
+
+
+@router.route(
+    "GET",
+    "/courses/{course_id}/progress",
+    summary="The caller's progress in a course (percent over required lessons)",
+    path_params=CoursePath,
+    response=schemas.CourseProgressOut,
+    errors=(401, 403, 404, 422),
+)
+async def course_progress(call: Call[Empty, Empty, CoursePath]) -> schemas.CourseProgressOut:
+    return await progress.course_progress(call.db, call.actor, call.path.course_id)
+
+
+@router.route(
+    "GET",
+    "/courses/{course_id}/continue",
+    summary="Continue where one left off",
+    path_params=CoursePath,
+    response=schemas.ContinueOut,
+    errors=(401, 403, 404, 422),
+)
+async def continue_course(call: Call[Empty, Empty, CoursePath]) -> schemas.ContinueOut:
+    return await progress.continue_lesson(call.db, call.actor, call.path.course_id)

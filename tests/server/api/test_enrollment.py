@@ -12,10 +12,16 @@ from sqlalchemy import update
 
 from lms_core.accounts.models import Role, User
 from lms_core.clock import utcnow
-from lms_core.courses.models import Course, CourseStatus, StaffRole
+from lms_core.courses.models import Course, CourseStatus, LessonKind, StaffRole
 from server.state import Database
 from tests.conftest import AppClient, ClientFactory, login, register
-from tests.factories import add_prerequisite, add_staff, make_course
+from tests.factories import (
+    add_prerequisite,
+    add_staff,
+    make_course,
+    make_lesson,
+    make_module,
+)
 
 
 @dataclass
@@ -190,3 +196,68 @@ async def test_enrollment_authorization_matrix(
     # One's own list shows only one's own enrollments.
     theirs = await (await outsider.client.get("/api/v1/users/me/enrollments")).json()
     assert theirs["items"] == []
+
+
+async def test_progress_over_http_and_its_authorization_matrix(
+    make_client: ClientFactory, database: Database
+) -> None:
+    owner = await persona(make_client, database, "owner", Role.INSTRUCTOR)
+    rival = await persona(make_client, database, "rival", Role.INSTRUCTOR)
+    assistant = await persona(make_client, database, "assistant")
+    admin = await persona(make_client, database, "admin", Role.ADMIN)
+    enrolled = await persona(make_client, database, "enrolled")
+    outsider = await persona(make_client, database, "outsider")
+    anonymous = await make_client()
+    course = await new_course(database, owner.id)
+    async with database.sessions() as session:
+        module = await make_module(session, course)
+        video = await make_lesson(session, module, kind=LessonKind.VIDEO)
+        later = await make_lesson(
+            session, module, position=1, release_at=utcnow() + timedelta(days=1)
+        )
+        await add_staff(session, course, assistant.id, StaffRole.TEACHING_ASSISTANT)
+        await session.commit()
+    assert (await enrolled.client.post(f"/api/v1/courses/{course.id}/enrollments")).status == 201
+
+    report = f"/api/v1/lessons/{video.id}/progress"
+    resp = await enrolled.client.put(report, json={"position_seconds": 95, "duration_seconds": 100})
+    assert resp.status == 200, await resp.text()
+    assert (await resp.json())["completed_at"] is not None
+    resp = await enrolled.client.put(report, json={"position_seconds": 5, "duration_seconds": 100})
+    assert (await resp.json())["watched_fraction"] == 0.95
+    bad = await enrolled.client.put(report, json={"position_seconds": -1})
+    assert bad.status == 422
+    refused = await enrolled.client.post(f"/api/v1/lessons/{later.id}/complete")
+    assert refused.status == 409
+    assert (await refused.json())["code"] == "lesson_not_released"
+
+    state = await (await enrolled.client.get(f"/api/v1/courses/{course.id}/progress")).json()
+    assert (state["percent"], state["completed_lesson_ids"]) == (50, [str(video.id)])
+    nxt = await (await enrolled.client.get(f"/api/v1/courses/{course.id}/continue")).json()
+    assert nxt["reason"] == "waiting"
+    mine = await (await enrolled.client.get("/api/v1/users/me/enrollments")).json()
+    assert mine["items"][0]["progress_percent"] == 50
+
+    routes = [
+        ("PUT", report, {"position_seconds": 1}),
+        ("POST", f"/api/v1/lessons/{video.id}/complete", None),
+        ("GET", f"/api/v1/courses/{course.id}/progress", None),
+        ("GET", f"/api/v1/courses/{course.id}/continue", None),
+    ]
+    for method, path, body in routes:
+        assert (await anonymous.request(method, path, json=body)).status == 401
+        for who in (outsider, rival):
+            resp = await who.client.request(method, path, json=body)
+            assert resp.status == 403, (method, path, await resp.text())
+            assert (await resp.json())["code"] == "enrollment_required"
+        for who in (owner, assistant, admin):
+            resp = await who.client.request(method, path, json=body)
+            assert resp.status == 200, (method, path, await resp.text())
+    # Staff see their own (empty) progress, never the student's.
+    staff_view = await (await owner.client.get(f"/api/v1/courses/{course.id}/progress")).json()
+    assert staff_view["lessons"] == [] or all(
+        item["lesson_id"] == str(video.id) for item in staff_view["lessons"]
+    )
+    assert staff_view["completed_at"] is None
+    unknown = await enrolled.client.post(f"/api/v1/lessons/{uuid.uuid4()}/complete")
+    assert (await unknown.json())["code"] == "lesson_not_found"
