@@ -21,7 +21,7 @@ from lms_core.accounts.service import AccountService
 from lms_core.db import create_engine, create_session_factory
 from lms_core.mail.service import Mailer
 from server import middlewares
-from server.api import admin, auth, catalog, enrollment, system, users
+from server.api import admin, auth, catalog, courses, system, users
 from server.api.framework import Router
 from server.api.pages import add_page_routes
 from server.mail_dispatch import mail_dispatcher
@@ -50,8 +50,8 @@ ROUTERS: list[Router] = [
     auth.router,
     users.router,
     admin.router,
+    courses.router,
     catalog.router,
-    enrollment.router,
 ]
 
 

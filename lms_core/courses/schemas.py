@@ -1,0 +1,315 @@
+"""Request and response models for courses, staff, categories, modules and lessons."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Literal, cast
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    Field,
+    StringConstraints,
+    field_validator,
+)
+
+from lms_core.accounts.schemas import Input, Output
+from lms_core.courses.access import CourseRole
+from lms_core.courses.models import CourseLevel, CourseStatus, LessonKind, StaffRole
+from lms_core.courses.richtext import TextFormat
+
+SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
+MAX_TAGS = 20
+
+
+def _utc(value: datetime) -> datetime:
+    # In UTC, as PostgreSQL stores it: "0001-01-01T00:00+14:00" falls outside datetime's range
+    # here (422) instead of in the driver (500).
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("date out of range") from None
+
+
+def _tags(values: list[str]) -> list[str]:
+    out: list[str] = []
+    for raw in values:
+        tag = " ".join(raw.split()).lower()
+        if not tag:
+            raise ValueError("tags must not be blank")
+        if len(tag) > 50:
+            raise ValueError("a tag has at most 50 characters")
+        if tag not in out:
+            out.append(tag)
+    if len(out) > MAX_TAGS:
+        raise ValueError(f"at most {MAX_TAGS} tags")
+    return out
+
+
+def _currency(value: str) -> str:
+    upper = value.upper()
+    if not re.fullmatch(r"[A-Z]{3}", upper):
+        raise ValueError("an ISO 4217 code: three letters")
+    return upper
+
+
+def _http_url(value: str) -> str:
+    if not re.match(r"^https?://[^\s/?#]+", value, re.IGNORECASE) or any(
+        c.isspace() for c in value
+    ):
+        raise ValueError("an http:// or https:// URL")
+    return value
+
+
+RoleName = Literal["visitor", "student", "teaching_assistant", "co_instructor", "owner", "admin"]
+
+
+def role_name(role: CourseRole) -> RoleName:
+    return cast("RoleName", role.name.lower())
+
+
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_utc)]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Summary = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+RichText = Annotated[str, Field(max_length=200_000)]
+Slug = Annotated[str, StringConstraints(pattern=SLUG_PATTERN, min_length=1, max_length=120)]
+Tags = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=100)]
+Currency = Annotated[str, Field(min_length=3, max_length=3), AfterValidator(_currency)]
+Language = Annotated[
+    str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=16)
+]
+PriceCents = Annotated[int, Field(ge=0, le=100_000_000)]
+Capacity = Annotated[int, Field(ge=1, le=1_000_000)]
+HttpUrl = Annotated[str, Field(min_length=1, max_length=2000), AfterValidator(_http_url)]
+Minutes = Annotated[int, Field(ge=0, le=100_000)]
+Position = Annotated[int, Field(ge=0, le=100_000)]
+
+
+# --- categories --------------------------------------------------------------------------------
+
+
+class CategoryIn(Input):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    slug: Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=100)] | None = None
+
+
+class CategoryUpdateIn(Input):
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
+    slug: Annotated[str, StringConstraints(pattern=SLUG_PATTERN, max_length=100)] | None = None
+
+
+class CategoryOut(Output):
+    id: uuid.UUID
+    name: str
+    slug: str
+
+
+class CategoryList(BaseModel):
+    items: list[CategoryOut]
+
+
+# --- courses -----------------------------------------------------------------------------------
+
+
+class _CourseFields(Input):
+    @field_validator("tags", mode="after", check_fields=False)
+    @classmethod
+    def _normalise_tags(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _tags(value)
+
+
+class CourseCreateIn(_CourseFields):
+    title: Title
+    slug: Slug | None = Field(
+        default=None, description="Generated from the title when absent; never changes later."
+    )
+    summary: Summary = ""
+    description: RichText = ""
+    description_format: TextFormat = TextFormat.MARKDOWN
+    category_id: uuid.UUID | None = None
+    level: CourseLevel = CourseLevel.ALL
+    language: Language = "en"
+    tags: Tags = Field(default_factory=list)
+    price_cents: PriceCents = 0
+    currency: Currency = "USD"
+    capacity: Capacity | None = None
+    enrollment_opens_at: UtcDatetime | None = None
+    enrollment_closes_at: UtcDatetime | None = None
+    prerequisite_ids: Annotated[list[uuid.UUID], Field(max_length=50)] = Field(default_factory=list)
+
+
+class CourseUpdateIn(_CourseFields):
+    """Only the fields present change; ``null`` clears the nullable ones."""
+
+    title: Title | None = None
+    summary: Summary | None = None
+    description: RichText | None = None
+    description_format: TextFormat = TextFormat.MARKDOWN
+    category_id: uuid.UUID | None = None
+    level: CourseLevel | None = None
+    language: Language | None = None
+    tags: Tags | None = None
+    price_cents: PriceCents | None = None
+    currency: Currency | None = None
+    capacity: Capacity | None = None
+    enrollment_opens_at: UtcDatetime | None = None
+    enrollment_closes_at: UtcDatetime | None = None
+    prerequisite_ids: Annotated[list[uuid.UUID], Field(max_length=50)] | None = None
+
+
+class CourseOut(Output):
+    id: uuid.UUID
+    slug: str
+    title: str
+    summary: str
+    description_html: str
+    category_id: uuid.UUID | None
+    level: CourseLevel
+    language: str
+    tags: list[str]
+    price_cents: int
+    currency: str
+    capacity: int | None
+    enrollment_opens_at: datetime | None
+    enrollment_closes_at: datetime | None
+    status: CourseStatus
+    owner_id: uuid.UUID
+    published_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    prerequisite_ids: list[uuid.UUID]
+    your_role: RoleName = Field(description="The caller's relation to the course.")
+
+
+# --- staff -------------------------------------------------------------------------------------
+
+
+class StaffIn(Input):
+    role: StaffRole
+
+
+class StaffOut(Output):
+    user_id: uuid.UUID
+    name: str
+    email: str
+    role: StaffRole
+
+
+class StaffList(BaseModel):
+    items: list[StaffOut]
+
+
+# --- modules and lessons -----------------------------------------------------------------------
+
+
+class ModuleCreateIn(Input):
+    title: Title
+    position: Position | None = Field(
+        default=None, description="Where to insert (0 = first); appended when absent."
+    )
+
+
+class ModuleUpdateIn(Input):
+    title: Title | None = None
+
+
+class ModuleOut(Output):
+    id: uuid.UUID
+    course_id: uuid.UUID
+    title: str
+    position: int
+
+
+class LessonCreateIn(Input):
+    title: Title
+    kind: LessonKind
+    body: RichText = ""
+    body_format: TextFormat = TextFormat.MARKDOWN
+    url: HttpUrl | None = Field(default=None, description="Link lessons only: http(s).")
+    estimated_minutes: Minutes | None = None
+    release_at: UtcDatetime | None = Field(default=None, description="Drip: hidden until then.")
+    is_preview: bool = False
+    is_required: bool = True
+    position: Position | None = Field(
+        default=None, description="Where to insert (0 = first); appended when absent."
+    )
+
+
+class LessonUpdateIn(Input):
+    title: Title | None = None
+    kind: LessonKind | None = None
+    body: RichText | None = None
+    body_format: TextFormat = TextFormat.MARKDOWN
+    url: HttpUrl | None = None
+    estimated_minutes: Minutes | None = None
+    release_at: UtcDatetime | None = None
+    is_preview: bool | None = None
+    is_required: bool | None = None
+
+
+class LessonOut(Output):
+    id: uuid.UUID
+    module_id: uuid.UUID
+    course_id: uuid.UUID
+    title: str
+    kind: LessonKind
+    position: int
+    body_html: str
+    url: str | None
+    estimated_minutes: int | None
+    release_at: datetime | None
+    is_preview: bool
+    is_required: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class MoveIn(Input):
+    """One drag-and-drop step.
+
+    With ``lesson_id``: move that lesson into ``module_id`` (the same or another module of the
+    course) at ``position``. Without it: move the module ``module_id`` to ``position`` among the
+    course's modules. Positions past the end mean "last"; the others shift to stay 0..n-1.
+    """
+
+    lesson_id: uuid.UUID | None = None
+    module_id: uuid.UUID
+    position: Position
+
+
+# --- outline -----------------------------------------------------------------------------------
+
+
+class OutlineLesson(BaseModel):
+    id: uuid.UUID
+    title: str
+    kind: LessonKind
+    position: int
+    estimated_minutes: int | None
+    release_at: datetime | None
+    is_preview: bool
+    is_required: bool
+    locked: bool = Field(description="Not released yet (drip) for this caller.")
+    available: bool = Field(description="The caller may open this lesson now.")
+    body_html: str | None = Field(description="Only when available.")
+    url: str | None = Field(description="Only when available.")
+
+
+class OutlineModule(BaseModel):
+    id: uuid.UUID
+    title: str
+    position: int
+    lessons: list[OutlineLesson]
+
+
+class Outline(BaseModel):
+    course_id: uuid.UUID
+    status: CourseStatus
+    your_role: RoleName
+    modules: list[OutlineModule]
