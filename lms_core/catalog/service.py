@@ -25,6 +25,7 @@ from sqlalchemy import (
     Select,
     and_,
     bindparam,
+    case,
     func,
     literal,
     or_,
@@ -37,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms_core.accounts.models import User
 from lms_core.catalog import schemas
 from lms_core.catalog.schemas import CatalogSort, PriceFilter
+from lms_core.courses.access import CourseNotFound
 from lms_core.courses.models import (
     Category,
     Course,
@@ -45,6 +47,7 @@ from lms_core.courses.models import (
     CourseStatus,
     Lesson,
     Module,
+    StaffRole,
 )
 from lms_core.enrollment.models import Enrollment, EnrollmentStatus
 from lms_core.errors import FieldError, InvalidInput
@@ -261,3 +264,162 @@ def _after(
         return or_(and_(sort_key.is_(None), id_column < ident), sort_key.is_not(None))
     key_type = Float() if sort is CatalogSort.RELEVANCE else sort_key.type
     return tuple_(sort_key, id_column) < tuple_(bindparam("cursor_key", key, type_=key_type), ident)
+
+
+# --- course detail -------------------------------------------------------------------------
+
+
+def _course_key(id_or_slug: str) -> ColumnElement[bool]:
+    try:
+        return courses.c.id == uuid.UUID(id_or_slug)
+    except ValueError:
+        return courses.c.slug == id_or_slug
+
+
+async def _published_item(session: AsyncSession, id_or_slug: str) -> Row[Any]:
+    stmt: Select[Any] = (
+        select(*_item_columns(), courses.c.description_html)
+        .select_from(_item_from())
+        .where(_course_key(id_or_slug), PUBLISHED)
+    )
+    row: Row[Any] | None = (await session.execute(stmt)).first()
+    if row is None:
+        raise CourseNotFound()
+    return row
+
+
+async def course_detail(session: AsyncSession, id_or_slug: str) -> schemas.CourseDetail:
+    """A published course as a visitor sees it: outline titles, never lesson bodies."""
+    row = await _published_item(session, id_or_slug)
+    course_id: uuid.UUID = row._mapping["id"]
+    outline_rows = await session.execute(
+        select(
+            modules.c.id.label("module_id"),
+            modules.c.title.label("module_title"),
+            lessons.c.id,
+            lessons.c.title,
+            lessons.c.kind,
+            lessons.c.estimated_minutes,
+            lessons.c.is_preview,
+            lessons.c.release_at,
+        )
+        .select_from(modules.outerjoin(lessons, lessons.c.module_id == modules.c.id))
+        .where(modules.c.course_id == course_id)
+        .order_by(modules.c.position, lessons.c.position)
+    )
+    outline: list[schemas.OutlineModule] = []
+    lesson_count = total_minutes = 0
+    for r in outline_rows:
+        if not outline or outline[-1].id != r.module_id:
+            outline.append(schemas.OutlineModule(id=r.module_id, title=r.module_title, lessons=[]))
+        if r.id is not None:
+            lesson_count += 1
+            total_minutes += r.estimated_minutes or 0
+            outline[-1].lessons.append(
+                schemas.OutlineLesson(
+                    id=r.id,
+                    title=r.title,
+                    kind=r.kind,
+                    estimated_minutes=r.estimated_minutes,
+                    is_preview=r.is_preview,
+                    release_at=r.release_at,
+                )
+            )
+    # Owner first, then co-instructors; teaching assistants are not presented as instructors.
+    people = await session.execute(
+        select(users.c.id, users.c.name, literal("co_instructor").label("role"))
+        .select_from(staff.join(users, users.c.id == staff.c.user_id))
+        .where(staff.c.course_id == course_id, staff.c.role == StaffRole.CO_INSTRUCTOR)
+        .order_by(users.c.name, users.c.id)
+    )
+    m = row._mapping
+    instructors = [schemas.InstructorOut(id=m["owner_id"], name=m["owner_name"], role="owner")]
+    instructors += [schemas.InstructorOut(id=p.id, name=p.name, role=p.role) for p in people]
+    # A prerequisite that is still a draft is not revealed (its title would leak).
+    required = await session.execute(
+        select(courses.c.id, courses.c.slug, courses.c.title)
+        .select_from(
+            prerequisites.join(courses, courses.c.id == prerequisites.c.required_course_id)
+        )
+        .where(
+            prerequisites.c.course_id == course_id,
+            courses.c.status != CourseStatus.DRAFT,
+        )
+        .order_by(courses.c.title, courses.c.id)
+    )
+    item = _item(row)
+    return schemas.CourseDetail(
+        **item.model_dump(),
+        description_html=m["description_html"],
+        instructors=instructors,
+        prerequisites=[
+            schemas.PrerequisiteOut(id=p.id, slug=p.slug, title=p.title) for p in required
+        ],
+        outline=outline,
+        lesson_count=lesson_count,
+        total_minutes=total_minutes,
+    )
+
+
+# --- similar courses -----------------------------------------------------------------------
+
+
+async def similar_courses(session: AsyncSession, id_or_slug: str) -> schemas.SimilarCourses:
+    """Up to six published courses like this one.
+
+    Score = students of this course also actively enrolled there (co-enrollment)
+    + 2 for the same category + 1 per shared tag. Ties go to the more enrolled, then the id.
+    """
+    target = (
+        await session.execute(
+            select(courses.c.id, courses.c.category_id, courses.c.tags).where(
+                _course_key(id_or_slug), PUBLISHED
+            )
+        )
+    ).first()
+    if target is None:
+        raise CourseNotFound()
+    mine = enrollments.alias("mine")
+    theirs = enrollments.alias("theirs")
+    co = (
+        select(theirs.c.course_id, func.count().label("n"))
+        .select_from(mine.join(theirs, theirs.c.user_id == mine.c.user_id))
+        .where(
+            mine.c.course_id == target.id,
+            mine.c.status == EnrollmentStatus.ACTIVE,
+            theirs.c.status == EnrollmentStatus.ACTIVE,
+            theirs.c.course_id != target.id,
+        )
+        .group_by(theirs.c.course_id)
+        .subquery("co")
+    )
+    target_tags = bindparam("target_tags", list(target.tags or ()), type_=courses.c.tags.type)
+    shared_tags = func.cardinality(
+        func.array(
+            select(func.unnest(courses.c.tags))
+            .correlate(courses)
+            .intersect(select(func.unnest(target_tags)))
+            .scalar_subquery()
+        )
+    )
+    same_category = (
+        courses.c.category_id == target.category_id
+        if target.category_id is not None
+        else literal(False)
+    )
+    content_match = or_(same_category, courses.c.tags.op("&&")(target_tags))
+    score = (
+        func.coalesce(co.c.n, 0)
+        + case((same_category, 2), else_=0)
+        + case((content_match, shared_tags), else_=0)
+    ).label("score")
+    enrollment_count = _enrollment_count().label("enrollment_count")
+    columns = [c for c in _item_columns() if c.name != "enrollment_count"]
+    stmt: Select[Any] = (
+        select(*columns, enrollment_count, score)
+        .select_from(_item_from().outerjoin(co, co.c.course_id == courses.c.id))
+        .where(PUBLISHED, courses.c.id != target.id, or_(co.c.n.is_not(None), content_match))
+        .order_by(score.desc(), enrollment_count.desc(), courses.c.id.desc())
+        .limit(SIMILAR_LIMIT)
+    )
+    return schemas.SimilarCourses(items=[_item(r) for r in await session.execute(stmt)])

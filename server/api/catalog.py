@@ -25,3 +25,29 @@ class CoursePath(BaseModel):
 )
 async def search_catalog(call: Call[Empty, schemas.CatalogQuery, Empty]) -> schemas.CatalogPage:
     return await service.search(call.db, call.query)
+
+
+@router.route(
+    "GET",
+    "/catalog/{course}",
+    summary="A published course for visitors: description, outline, instructors, price",
+    path_params=CoursePath,
+    response=schemas.CourseDetail,
+    auth="public",
+    errors=(404, 422),
+)
+async def catalog_course(call: Call[Empty, Empty, CoursePath]) -> schemas.CourseDetail:
+    return await service.course_detail(call.db, call.path.course)
+
+
+@router.route(
+    "GET",
+    "/catalog/{course}/similar",
+    summary="Up to six similar published courses (category, tags, co-enrollment)",
+    path_params=CoursePath,
+    response=schemas.SimilarCourses,
+    auth="public",
+    errors=(404, 422),
+)
+async def similar_courses(call: Call[Empty, Empty, CoursePath]) -> schemas.SimilarCourses:
+    return await service.similar_courses(call.db, call.path.course)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from lms_core.courses.models import CourseLevel, CourseStatus
+from lms_core.courses.models import CourseLevel, CourseStatus, LessonKind
 from lms_core.enrollment.models import EnrollmentStatus
 from server.state import Database
 from tests.conftest import AppClient
@@ -235,3 +235,91 @@ async def test_other_sorts_combine_with_q(client: AppClient, database: Database)
     assert [i["id"] for i in page["items"]] == [str(old.id), str(new.id)]
     # relevance without q falls back to newest, and says so.
     assert (await get_page(client, sort="relevance"))["sort"] == "newest"
+
+
+async def test_course_detail_by_id_and_slug(client: AppClient, database: Database) -> None:
+    async with database.sessions() as s:
+        owner = await factory.user(s, "Olive Owner")
+        co = await factory.user(s, "Carl Co")
+        course = await factory.course(
+            s, owner, "Databases", description="<p>Indexes</p>", price_cents=1500, tags=["sql"]
+        )
+        basics = await factory.course(s, owner, "Basics")
+        secret = await factory.course(s, owner, "Secret draft", status=CourseStatus.DRAFT)
+        await factory.prerequisite(s, course, basics)
+        await factory.prerequisite(s, course, secret)
+        await factory.co_instructor(s, course, co)
+        await factory.module(
+            s,
+            course,
+            "Intro",
+            0,
+            [("Welcome", LessonKind.VIDEO, 5, True), ("Setup", LessonKind.TEXT, None, False)],
+        )
+        await factory.module(s, course, "Empty module", 2)
+        await factory.module(s, course, "Queries", 1, [("Joins", LessonKind.FILE, 20, False)])
+        await factory.enroll(s, course, await factory.user(s))
+        await s.commit()
+
+    by_id = await client.get(f"/api/v1/catalog/{course.id}")
+    assert by_id.status == 200, await by_id.text()
+    detail = await by_id.json()
+    assert detail == await (await client.get(f"/api/v1/catalog/{course.slug}")).json()
+    assert detail["title"] == "Databases"
+    assert detail["description_html"] == "<p>Indexes</p>"
+    assert detail["price_cents"] == 1500
+    assert detail["enrollment_count"] == 1
+    assert [(i["name"], i["role"]) for i in detail["instructors"]] == [
+        ("Olive Owner", "owner"),
+        ("Carl Co", "co_instructor"),
+    ]
+    assert [p["title"] for p in detail["prerequisites"]] == ["Basics"]
+    assert [m["title"] for m in detail["outline"]] == ["Intro", "Queries", "Empty module"]
+    assert [
+        (les["title"], les["kind"], les["estimated_minutes"], les["is_preview"])
+        for les in detail["outline"][0]["lessons"]
+    ] == [("Welcome", "video", 5, True), ("Setup", "text", None, False)]
+    assert detail["lesson_count"] == 3
+    assert detail["total_minutes"] == 25
+    assert "secret body" not in await by_id.text()
+
+
+async def test_detail_is_404_unless_published(client: AppClient, database: Database) -> None:
+    async with database.sessions() as s:
+        owner = await factory.user(s)
+        draft = await factory.course(s, owner, "Draft", status=CourseStatus.DRAFT)
+        archived = await factory.course(s, owner, "Old", status=CourseStatus.ARCHIVED)
+        await s.commit()
+    for key in (draft.id, draft.slug, archived.id, uuid.uuid4(), "no-such-slug"):
+        for suffix in ("", "/similar"):
+            resp = await client.get(f"/api/v1/catalog/{key}{suffix}")
+            assert resp.status == 404, (key, suffix)
+            assert (await resp.json())["code"] == "course_not_found"
+
+
+async def test_similar_by_content_and_co_enrollment(client: AppClient, database: Database) -> None:
+    async with database.sessions() as s:
+        owner = await factory.user(s)
+        code = await factory.category(s, "code")
+        art = await factory.category(s, "art")
+        base = await factory.course(s, owner, "Python", category=code, tags=["python", "web"])
+        same_cat = await factory.course(s, owner, "Rust", category=code)
+        two_tags = await factory.course(s, owner, "Flask", category=art, tags=["python", "web"])
+        one_tag = await factory.course(s, owner, "Django", category=art, tags=["web"])
+        co_enrolled = await factory.course(s, owner, "Cooking", category=art)
+        await factory.course(s, owner, "Unrelated", category=art, tags=["paint"])
+        draft = await factory.course(
+            s, owner, "Draft python", category=code, status=CourseStatus.DRAFT
+        )
+        people = await factory.students(s, 3)
+        for person in people:
+            await factory.enroll(s, base, person)
+            await factory.enroll(s, co_enrolled, person)
+            await factory.enroll(s, draft, person)
+        await s.commit()
+    resp = await client.get(f"/api/v1/catalog/{base.id}/similar")
+    assert resp.status == 200, await resp.text()
+    ids = [item["id"] for item in (await resp.json())["items"]]
+    # co-enrolled: 3; same category: 2; two shared tags: 2 (tie -> more enrolled, then id).
+    tied = sorted([same_cat, two_tags], key=lambda c: c.id, reverse=True)
+    assert ids == [str(c.id) for c in [co_enrolled, *tied, one_tag]]
