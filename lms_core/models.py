@@ -6,8 +6,16 @@ from lms_core.accounts import models as accounts_models
 from lms_core.courses import models as courses_models
 from lms_core.db import Base
 from lms_core.enrollment import models as enrollment_models
+from lms_core.jobs import models as jobs_models
 from lms_core.mail import models as mail_models
 
-__all__ = ["accounts_models", "courses_models", "enrollment_models", "mail_models", "metadata"]
+__all__ = [
+    "accounts_models",
+    "courses_models",
+    "enrollment_models",
+    "jobs_models",
+    "mail_models",
+    "metadata",
+]
 
 metadata = Base.metadata
