@@ -67,17 +67,6 @@ SIMILAR_LIMIT = 6
 PUBLISHED = courses.c.status == CourseStatus.PUBLISHED
 
 
-def _enrollment_count() -> ColumnElement[int]:
-    return (
-        select(func.count())
-        .where(
-            enrollments.c.course_id == courses.c.id,
-            enrollments.c.status == EnrollmentStatus.ACTIVE,
-        )
-        .scalar_subquery()
-    )
-
-
 def _item_columns() -> list[Any]:
     return [
         courses.c.id,
@@ -96,7 +85,7 @@ def _item_columns() -> list[Any]:
         categories.c.name.label("category_name"),
         users.c.id.label("owner_id"),
         users.c.name.label("owner_name"),
-        _enrollment_count().label("enrollment_count"),
+        courses.c.enrollment_count,
     ]
 
 
@@ -413,13 +402,11 @@ async def similar_courses(session: AsyncSession, id_or_slug: str) -> schemas.Sim
         + case((same_category, 2), else_=0)
         + case((content_match, shared_tags), else_=0)
     ).label("score")
-    enrollment_count = _enrollment_count().label("enrollment_count")
-    columns = [c for c in _item_columns() if c.name != "enrollment_count"]
     stmt: Select[Any] = (
-        select(*columns, enrollment_count, score)
+        select(*_item_columns(), score)
         .select_from(_item_from().outerjoin(co, co.c.course_id == courses.c.id))
         .where(PUBLISHED, courses.c.id != target.id, or_(co.c.n.is_not(None), content_match))
-        .order_by(score.desc(), enrollment_count.desc(), courses.c.id.desc())
+        .order_by(score.desc(), courses.c.enrollment_count.desc(), courses.c.id.desc())
         .limit(SIMILAR_LIMIT)
     )
     return schemas.SimilarCourses(items=[_item(r) for r in await session.execute(stmt)])

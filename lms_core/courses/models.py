@@ -14,6 +14,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
@@ -87,6 +88,9 @@ class Course(IdMixin, TimestampMixin, Base):
     enrollment_opens_at: Mapped[datetime | None] = mapped_column(default=None)
     enrollment_closes_at: Mapped[datetime | None] = mapped_column(default=None)
     published_at: Mapped[datetime | None] = mapped_column(default=None)
+    # Active enrollments, kept by a trigger on `enrollments` (migration 0003_catalog): never
+    # written by the application.
+    enrollment_count: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     # Catalog full-text document, computed by PostgreSQL (migration 0003_catalog); never
     # written by the application and deferred so ordinary loads do not fetch it.
     search_vector: Mapped[str | None] = mapped_column(
@@ -101,6 +105,7 @@ class Course(IdMixin, TimestampMixin, Base):
         Index("ix_courses_search_vector", "search_vector", postgresql_using="gin"),
         # Catalog listing: published courses, newest first, keyset on (published_at, id).
         Index("ix_courses_status_published_at_id", "status", "published_at", "id"),
+        Index("ix_courses_status_enrollment_count_id", "status", "enrollment_count", "id"),
     )
 
 

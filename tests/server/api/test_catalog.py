@@ -8,9 +8,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import delete, select, update
 
-from lms_core.courses.models import CourseLevel, CourseStatus, LessonKind
-from lms_core.enrollment.models import EnrollmentStatus
+from lms_core.courses.models import Course, CourseLevel, CourseStatus, LessonKind
+from lms_core.enrollment.models import Enrollment, EnrollmentStatus
 from server.state import Database
 from tests.conftest import AppClient
 from tests.lms_core.catalog import factory
@@ -323,3 +324,38 @@ async def test_similar_by_content_and_co_enrollment(client: AppClient, database:
     # co-enrolled: 3; same category: 2; two shared tags: 2 (tie -> more enrolled, then id).
     tied = sorted([same_cat, two_tags], key=lambda c: c.id, reverse=True)
     assert ids == [str(c.id) for c in [co_enrolled, *tied, one_tag]]
+
+
+async def test_enrollment_count_follows_every_enrollment_change(database: Database) -> None:
+    async with database.sessions() as s:
+        owner = await factory.user(s)
+        course = await factory.course(s, owner, "Counted")
+        other = await factory.course(s, owner, "Other")
+        a, b = await factory.students(s, 2)
+        await factory.enroll(s, course, a)
+        await factory.enroll(s, course, b, EnrollmentStatus.CANCELLED)
+
+        async def counts() -> tuple[int, int]:
+            rows = await s.execute(
+                select(Course.enrollment_count)
+                .where(Course.id.in_([course.id, other.id]))
+                .order_by(Course.id == other.id)
+            )
+            first, second = rows.scalars()
+            return first, second
+
+        assert await counts() == (1, 0)
+        await s.execute(update(Enrollment).values(status=EnrollmentStatus.ACTIVE))  # reactivate
+        assert await counts() == (2, 0)
+        await s.execute(
+            update(Enrollment).where(Enrollment.user_id == a.id).values(course_id=other.id)
+        )
+        assert await counts() == (1, 1)
+        await s.execute(
+            update(Enrollment)
+            .where(Enrollment.user_id == b.id)
+            .values(status=EnrollmentStatus.CANCELLED)
+        )
+        assert await counts() == (0, 1)
+        await s.execute(delete(Enrollment))
+        assert await counts() == (0, 0)
