@@ -275,6 +275,9 @@ async def update_course(
 ) -> tuple[Course, CourseRole]:
     course = await access.editable_course(session, actor, course_id, for_update=True)
     given = data.model_fields_set
+    if "category_id" in given:
+        # Before any attribute changes: the lookup may autoflush them.
+        await _check_category(session, data.category_id)
     for name in _PLAIN_FIELDS:
         value = getattr(data, name)
         if name in given and value is not None:
@@ -282,8 +285,6 @@ async def update_course(
     for name in _NULLABLE_FIELDS:
         if name in given:
             setattr(course, name, getattr(data, name))
-    if "category_id" in given:
-        await _check_category(session, data.category_id)
     if "description" in given and data.description is not None:
         course.description_html = to_safe_html(data.description, data.description_format)
     _check_window(course)

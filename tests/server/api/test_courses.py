@@ -672,3 +672,13 @@ async def test_unknown_ids_are_404(people: People, database: Database) -> None:
         await problem(await teacher.request(method, url), 404)
     async with database.sessions() as session:
         assert await session.scalar(select(User.id).where(User.id == missing)) is None
+
+
+async def test_unknown_category_on_update_is_422(people: People) -> None:
+    teacher = await people.user("teacher", Role.INSTRUCTOR)
+    course = await new_course(teacher)
+    resp = await teacher.patch(
+        f"/api/v1/courses/{course['id']}",
+        json={"title": "New", "category_id": str(uuid.uuid4())},
+    )
+    await problem(resp, 422, "unknown_category")
