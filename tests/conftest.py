@@ -40,6 +40,7 @@ from server.app import create_app
 from server.embedded_pg import EmbeddedPostgres
 from server.settings import Settings
 from server.state import Database
+from tests.s3_server import local_s3_server
 from tests.smtp_server import LocalSmtpServer, local_smtp_server
 
 ORIGIN = "http://127.0.0.1:8080"
@@ -89,6 +90,13 @@ def database_url() -> Iterator[str]:
     if embedded is not None:
         embedded.stop()
         shutil.rmtree(embedded.pgdata.parent, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A local S3 (moto's server, tests/s3_server.py), started once per run when first used."""
+    with local_s3_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture
