@@ -20,6 +20,8 @@ from lms_core.accounts.passwords import PasswordHasher, PasswordPolicy, load_com
 from lms_core.accounts.service import AccountService
 from lms_core.db import create_engine, create_session_factory
 from lms_core.mail.service import Mailer
+from lms_core.storage import Storage
+from lms_core.storage.local import LocalStorage
 from server import middlewares
 from server.api import admin, auth, catalog, courses, system, users
 from server.api.framework import Router
@@ -40,6 +42,7 @@ from server.state import (
     REDIS,
     REGISTRY,
     SETTINGS,
+    STORAGE,
     Database,
 )
 from server.unit_of_work import unit_of_work_middleware
@@ -92,6 +95,7 @@ def create_app(
     if settings.redis_url is not None:
         app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_rate_limiter)
+    app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_accounts(hasher or PasswordHasher()))
     if settings.workers_in_process:
         app.cleanup_ctx.append(mail_dispatcher)
@@ -142,6 +146,38 @@ async def _rate_limiter(app: web.Application) -> AsyncIterator[None]:
     app[LIMITER] = limiter
     yield
     await limiter.close()
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    storage = await open_storage(app[SETTINGS])
+    app[STORAGE] = storage
+    yield
+    await storage.close()
+
+
+async def open_storage(settings: Settings) -> Storage:
+    """The configured file store: S3 (``SEMINAR_STORAGE=s3``) or ``DATA_DIR/files``."""
+    if settings.storage == "s3":
+        return await asyncio.to_thread(_connect_s3, settings)
+    local = LocalStorage(settings.data_dir / "files")
+    await asyncio.to_thread(local.remove_stale_temp_files)
+    return local
+
+
+def _connect_s3(settings: Settings) -> Storage:
+    # boto3 costs ~0.7 s and ~30 MiB to import, so only installations using S3 import it; the
+    # import and the client's data files are read here, in a thread, off the event loop.
+    from lms_core.storage.s3 import S3Storage
+
+    assert settings.s3_bucket is not None  # Settings refuses s3 without a bucket
+    secret = settings.s3_secret_access_key
+    return S3Storage.connect(
+        bucket=settings.s3_bucket,
+        region=settings.s3_region,
+        endpoint_url=settings.s3_endpoint_url,
+        access_key_id=settings.s3_access_key_id,
+        secret_access_key=secret.get_secret_value() if secret else None,
+    )
 
 
 def _accounts(hasher: PasswordHasher) -> CleanupContext:

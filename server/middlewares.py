@@ -2,7 +2,8 @@
 
 0. ``in_flight_middleware`` (shutdown.py): counts requests so shutdown can drain them;
 1. ``errors_middleware``: request id, access log, metrics, and every failure as problem+json;
-2. ``body_limit_middleware``: 413 from Content-Length before a byte of the body is read;
+2. ``body_limit_middleware``: 413 from Content-Length before a byte of the body is read
+   (upload routes marked ``@streams_body`` enforce their own limit: server/uploads.py);
 3. ``unit_of_work_middleware`` (unit_of_work.py): one transaction per request;
 4. ``auth_middleware``: session cookie or bearer token -> ``Actor`` (``/api/`` only);
 5. ``csrf_middleware``: Origin check on unsafe cookie requests.
@@ -40,6 +41,7 @@ from server.state import (
     VIA_COOKIE,
 )
 from server.unit_of_work import db_session
+from server.uploads import is_streaming_route
 
 log = logging.getLogger("seminar.http")
 
@@ -178,7 +180,7 @@ def _from_http_exception(exc: web.HTTPException, request_id: str) -> web.Respons
 async def body_limit_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     limit = request.app[SETTINGS].max_body_bytes
     length = request.content_length
-    if length is not None and length > limit:
+    if length is not None and length > limit and not is_streaming_route(request):
         # Refuse from the header alone; the body is never read (ASVS 5.2.1).
         raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=length)
     return await handler(request)

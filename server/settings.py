@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_security: Literal["starttls", "tls", "none"] = "starttls"
 
+    storage: Literal["local", "s3"] = "local"
+    s3_bucket: str | None = None
+    s3_region: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
+
     run_workers: bool | None = Field(
         default=None,
         description="Run background workers inside `serve`; default: yes in embedded mode.",
@@ -87,6 +95,12 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [v.strip().rstrip("/") for v in value.split(",") if v.strip()]
         return value
+
+    @model_validator(mode="after")
+    def _storage_configured(self) -> Settings:
+        if self.storage == "s3" and not self.s3_bucket:
+            raise ValueError("SEMINAR_STORAGE=s3 needs SEMINAR_S3_BUCKET")
+        return self
 
     @property
     def embedded_database(self) -> bool:

@@ -13,6 +13,7 @@ from lms_core.accounts.service import AccountService
 from lms_core.accounts.sessions import Actor
 from lms_core.db import SessionFactory
 from lms_core.mail.service import Mailer
+from lms_core.storage import Storage
 from server.metrics import HttpMetrics
 from server.ratelimit import RateLimiter
 from server.settings import Settings
@@ -32,6 +33,7 @@ LIMITER = web.AppKey("limiter", RateLimiter)
 REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
 REDIS = web.AppKey("redis", Redis)  # present only when REDIS_URL is set
+STORAGE: web.AppKey[Storage] = web.AppKey("storage")  # a Protocol: no runtime class to name
 
 REQUEST_ID = web.RequestKey("request_id", str)
 DB_SESSION = web.RequestKey("db_session", AsyncSession)
