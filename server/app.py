@@ -23,7 +23,7 @@ from lms_core.mail.service import Mailer
 from lms_core.storage import Storage
 from lms_core.storage.local import LocalStorage
 from server import middlewares
-from server.api import admin, auth, catalog, courses, system, users
+from server.api import admin, auth, catalog, courses, enrollment, system, users
 from server.api.framework import Router
 from server.api.pages import add_page_routes
 from server.mail_dispatch import mail_dispatcher
@@ -54,6 +54,7 @@ ROUTERS: list[Router] = [
     users.router,
     admin.router,
     courses.router,
+    enrollment.router,
     catalog.router,
 ]
 
