@@ -19,6 +19,7 @@ from lms_core.accounts.config import AccountsConfig
 from lms_core.accounts.passwords import PasswordHasher, PasswordPolicy, load_common_passwords
 from lms_core.accounts.service import AccountService
 from lms_core.db import create_engine, create_session_factory
+from lms_core.jobs import JobRegistry
 from lms_core.mail.service import Mailer
 from lms_core.storage import Storage
 from lms_core.storage.local import LocalStorage
@@ -26,6 +27,7 @@ from server import middlewares
 from server.api import admin, auth, catalog, courses, enrollment, system, users
 from server.api.framework import Router
 from server.api.pages import add_page_routes
+from server.jobs import job_registry, job_runner
 from server.mail_dispatch import mail_dispatcher
 from server.metrics import DbPoolCollector, HttpMetrics
 from server.ratelimit import RateLimiter
@@ -36,6 +38,7 @@ from server.state import (
     ACCOUNTS,
     DATABASE,
     HTTP_METRICS,
+    JOB_REGISTRY,
     LIMITER,
     MAILER,
     OPENAPI,
@@ -70,9 +73,11 @@ def create_app(
     *,
     database: Database | None = None,
     hasher: PasswordHasher | None = None,
+    jobs: JobRegistry | None = None,
 ) -> web.Application:
     """Build the application. ``database`` and ``hasher`` let tests inject a rolled-back
-    transaction and cheap argon2 parameters; production passes neither."""
+    transaction and cheap argon2 parameters, ``jobs`` job kinds of their own; production
+    passes none of them."""
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[
@@ -87,6 +92,7 @@ def create_app(
     app[SETTINGS] = settings
     app[IN_FLIGHT] = InFlight()
     app[MAILER] = Mailer(sender=settings.mail_from, deliver=settings.smtp_host is not None)
+    app[JOB_REGISTRY] = jobs if jobs is not None else job_registry(settings)
     registry = CollectorRegistry(auto_describe=True)
     app[REGISTRY] = registry
     app[HTTP_METRICS] = HttpMetrics(registry)
@@ -100,6 +106,7 @@ def create_app(
     app.cleanup_ctx.append(_accounts(hasher or PasswordHasher()))
     if settings.workers_in_process:
         app.cleanup_ctx.append(mail_dispatcher)
+        app.cleanup_ctx.append(job_runner)
 
     for router in ROUTERS:
         router.mount(app)

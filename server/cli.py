@@ -26,6 +26,7 @@ from lms_core.migrate import current_revision, migrate
 from server import shutdown
 from server.app import create_app
 from server.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
+from server.jobs import job_registry, run_job_runner
 from server.logging import configure_logging
 from server.mail_dispatch import run_mail_dispatcher, smtp_config
 from server.settings import Settings, SettingsError, load_secret_key
@@ -200,9 +201,11 @@ async def _create_admin(settings: Settings, email: str, name: str, password: str
 @main.command()
 @data_dir_option
 def worker(data_dir: Path | None) -> None:
-    """Run background work (mail delivery now; jobs from later releases) until SIGTERM.
+    """Run background jobs and mail delivery until SIGTERM.
 
     Run any number of these beside `serve` on any node; they share the database's queue.
+    SIGTERM lets running jobs finish (up to SEMINAR_SHUTDOWN_TIMEOUT), then hands the rest
+    back to the queue.
     """
     settings = _settings(data_dir=data_dir)
     with _database(settings) as settings:
@@ -212,26 +215,25 @@ def worker(data_dir: Path | None) -> None:
 async def _worker(settings: Settings) -> None:
     assert settings.database_url is not None
     await _require_head(settings.database_url)
-    engine = create_engine(settings.database_url, pool_size=2)
+    # One connection per running job, one to LISTEN, a few for claims, heartbeats and mail.
+    engine = create_engine(settings.database_url, pool_size=settings.worker_concurrency + 3)
+    database = Database(engine=engine, sessions=create_session_factory(engine))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     config = smtp_config(settings)
     try:
-        if config is None:
-            log.warning("no SMTP configured: mail stays in the outbox; worker idles")
-            await stop.wait()
-            return
-        from lms_core.mail.smtp import SmtpTransport
+        async with asyncio.TaskGroup() as work:
+            work.create_task(run_job_runner(database, job_registry(settings), settings, stop))
+            if config is None:
+                log.warning("no SMTP configured: mail stays in the outbox")
+            else:
+                from lms_core.mail.smtp import SmtpTransport
 
-        log.info("worker started")
-        await run_mail_dispatcher(
-            Database(engine=engine, sessions=create_session_factory(engine)),
-            Mailer(sender=settings.mail_from, deliver=True),
-            SmtpTransport(config),
-            stop,
-        )
+                mailer = Mailer(sender=settings.mail_from, deliver=True)
+                work.create_task(run_mail_dispatcher(database, mailer, SmtpTransport(config), stop))
+            log.info("worker started")
     finally:
         await engine.dispose()
         log.info("worker stopped")

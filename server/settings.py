@@ -88,6 +88,9 @@ class Settings(BaseSettings):
         default=None,
         description="Run background workers inside `serve`; default: yes in embedded mode.",
     )
+    worker_concurrency: int = Field(
+        default=4, ge=1, le=100, description="Jobs one worker (or `serve`) runs at once."
+    )
 
     @field_validator("allowed_origins", "metrics_networks", mode="before")
     @classmethod

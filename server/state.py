@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from lms_core.accounts.service import AccountService
 from lms_core.accounts.sessions import Actor
 from lms_core.db import SessionFactory
+from lms_core.jobs import JobRegistry
 from lms_core.mail.service import Mailer
 from lms_core.storage import Storage
 from server.metrics import HttpMetrics
@@ -33,6 +34,7 @@ LIMITER = web.AppKey("limiter", RateLimiter)
 REGISTRY = web.AppKey("metrics_registry", CollectorRegistry)
 HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
 REDIS = web.AppKey("redis", Redis)  # present only when REDIS_URL is set
+JOB_REGISTRY = web.AppKey("job_registry", JobRegistry)
 STORAGE: web.AppKey[Storage] = web.AppKey("storage")  # a Protocol: no runtime class to name
 
 REQUEST_ID = web.RequestKey("request_id", str)

@@ -1,0 +1,52 @@
+"""Background jobs in the server: which kinds exist, and the runner that runs them.
+
+``seminar worker`` runs the runner until SIGTERM; ``serve`` runs it too (as a cleanup context)
+when workers run in-process (the embedded default). Either way a stop lets running jobs finish
+for up to ``SEMINAR_SHUTDOWN_TIMEOUT`` seconds, then hands the rest back to the queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from lms_core.jobs import JobRegistry, JobRunner
+from server.settings import Settings
+from server.state import DATABASE, JOB_REGISTRY, SETTINGS, Database
+
+
+def job_registry(settings: Settings) -> JobRegistry:
+    """Every job kind Seminar runs, with its handler.
+
+    A domain with background work declares its kinds and handlers in ``lms_core/<domain>/
+    jobs.py`` and they are registered here, with whatever the handlers need from settings.
+    """
+    return JobRegistry()
+
+
+def make_runner(database: Database, registry: JobRegistry, settings: Settings) -> JobRunner:
+    return JobRunner(
+        database.sessions,
+        registry,
+        engine=database.engine,  # LISTEN for new jobs on one of its connections
+        concurrency=settings.worker_concurrency,
+    )
+
+
+async def run_job_runner(
+    database: Database, registry: JobRegistry, settings: Settings, stop: asyncio.Event
+) -> None:
+    await make_runner(database, registry, settings).run(stop, grace=settings.shutdown_timeout)
+
+
+async def job_runner(app: web.Application) -> AsyncIterator[None]:
+    """Cleanup context: the job runner inside ``serve``."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        run_job_runner(app[DATABASE], app[JOB_REGISTRY], app[SETTINGS], stop)
+    )
+    yield
+    stop.set()
+    await task
