@@ -315,7 +315,7 @@ class _Listener:
             self.wake.set()
 
     async def ensure(self) -> None:
-        if self.engine is None:
+        if self.engine is None or not self.kinds:
             return
         if self._driver is not None and not self._driver.is_closed():
             return
