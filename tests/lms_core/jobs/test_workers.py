@@ -219,11 +219,11 @@ async def test_the_heartbeat_keeps_a_long_job_from_being_taken_over(
     async def long(ctx: JobContext, payload: Echo) -> None:
         nonlocal runs
         runs += 1
-        await asyncio.sleep(2.0)  # several lease lengths
+        await asyncio.sleep(2.5)  # outlives its lease several times over
 
     registry = JobRegistry()
     registry.add(kind, long)
-    lease = timedelta(seconds=0.6)
+    lease = timedelta(seconds=1)
     async with running(database_url, registry, name="first", lease=lease):
         job = await put(sessions, kind)
         await eventually(lambda: status_is(sessions, job.id, JobStatus.RUNNING))
