@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
-from datetime import UTC, datetime
 
 from sqlalchemy import or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,34 +12,13 @@ from lms_core.accounts.models import AccessToken, Role, User
 from lms_core.accounts.service import count_admins
 from lms_core.accounts.sessions import Actor, revoke_user_sessions
 from lms_core.clock import utcnow
-from lms_core.errors import Conflict, FieldError, InvalidInput, NotFound, PermissionDenied
+from lms_core.errors import Conflict, NotFound, PermissionDenied
+from lms_core.pagination import decode_time_cursor, encode_time_cursor
 
 
 def require_admin(actor: Actor) -> None:
     if not actor.is_admin:
         raise PermissionDenied("Administrators only.", code="admin_required")
-
-
-def _encode_cursor(user: User) -> str:
-    raw = f"{user.created_at.isoformat()}|{user.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode()
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        created, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        moment = datetime.fromisoformat(created)
-        if moment.tzinfo is None:
-            raise ValueError("naive cursor time")
-        # In UTC, as PostgreSQL will compare it: a forged "0001-01-01T00:00+14:00" falls
-        # outside datetime's range here (422) instead of in the driver (500).
-        return moment.astimezone(UTC), uuid.UUID(ident)
-    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput(
-            "The cursor is not valid.",
-            code="invalid_cursor",
-            errors=[FieldError(("query", "cursor"), "not a cursor from this API", "invalid")],
-        ) from None
 
 
 def _like_pattern(text: str) -> str:
@@ -67,14 +43,17 @@ async def search_users(
     if query.is_active is not None:
         stmt = stmt.where(User.is_active == query.is_active)
     if query.cursor:
-        created, ident = _decode_cursor(query.cursor)
+        created, ident = decode_time_cursor(query.cursor)
         stmt = stmt.where(tuple_(User.created_at, User.id) < tuple_(created, ident))
     rows = list(
         await session.scalars(
             stmt.order_by(User.created_at.desc(), User.id.desc()).limit(query.limit + 1)
         )
     )
-    next_cursor = _encode_cursor(rows[query.limit - 1]) if len(rows) > query.limit else None
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = rows[query.limit - 1]
+        next_cursor = encode_time_cursor(last.created_at, last.id)
     return rows[: query.limit], next_cursor
 
 

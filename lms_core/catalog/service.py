@@ -50,7 +50,7 @@ from lms_core.courses.models import (
     StaffRole,
 )
 from lms_core.enrollment.models import Enrollment, EnrollmentStatus
-from lms_core.errors import FieldError, InvalidInput
+from lms_core.pagination import invalid_cursor
 
 courses = Course.__table__
 categories = Category.__table__
@@ -124,14 +124,6 @@ def _item(row: Row[Any]) -> schemas.CatalogItem:
 # --- cursors -------------------------------------------------------------------------------
 
 
-def _invalid_cursor() -> InvalidInput:
-    return InvalidInput(
-        "The cursor is not valid.",
-        code="invalid_cursor",
-        errors=[FieldError(("query", "cursor"), "not a cursor from this API", "invalid")],
-    )
-
-
 def _encode_cursor(sort: CatalogSort, key: Any, ident: uuid.UUID) -> str:
     if isinstance(key, datetime):
         key = key.isoformat()
@@ -162,7 +154,7 @@ def _decode_cursor(cursor: str, sort: CatalogSort) -> tuple[Any, uuid.UUID]:
             raise ValueError("bad rank")
         return float(key), course_id
     except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
-        raise _invalid_cursor() from None
+        raise invalid_cursor() from None
 
 
 # --- listing and search --------------------------------------------------------------------

@@ -22,12 +22,9 @@ a new snapshot per statement). A cancelled enrollment is reactivated, never dupl
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TypeVar
 
 from sqlalchemy import func, select, tuple_
@@ -45,7 +42,8 @@ from lms_core.enrollment.models import (
     EnrollmentStatus,
     LessonProgress,
 )
-from lms_core.errors import FieldError, InvalidInput, NotFound, PermissionDenied
+from lms_core.errors import NotFound, PermissionDenied
+from lms_core.pagination import decode_time_cursor, encode_time_cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +123,7 @@ async def roster(
     if query.status is not None:
         stmt = stmt.where(Enrollment.status == query.status)
     if query.cursor:
-        moment, ident = decode_cursor(query.cursor)
+        moment, ident = decode_time_cursor(query.cursor)
         stmt = stmt.where(tuple_(Enrollment.enrolled_at, Enrollment.id) > tuple_(moment, ident))
     stmt = stmt.order_by(Enrollment.enrolled_at, Enrollment.id).limit(query.limit + 1)
     rows = [(e, u) for e, u in (await session.execute(stmt)).all()]
@@ -156,7 +154,7 @@ async def my_enrollments(
         )
     )
     if query.cursor:
-        moment, ident = decode_cursor(query.cursor)
+        moment, ident = decode_time_cursor(query.cursor)
         stmt = stmt.where(tuple_(Enrollment.enrolled_at, Enrollment.id) < tuple_(moment, ident))
     stmt = stmt.order_by(Enrollment.enrolled_at.desc(), Enrollment.id.desc()).limit(query.limit + 1)
     rows = [(e, c) for e, c in (await session.execute(stmt)).all()]
@@ -294,25 +292,6 @@ async def _cancel(session: AsyncSession, course_id: uuid.UUID, user_id: uuid.UUI
     await session.flush()
 
 
-def encode_cursor(moment: datetime, ident: uuid.UUID) -> str:
-    return base64.urlsafe_b64encode(f"{moment.isoformat()}|{ident}".encode()).decode()
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    try:
-        moment_text, ident = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
-        moment = datetime.fromisoformat(moment_text)
-        if moment.tzinfo is None:
-            raise ValueError("naive cursor time")
-        return moment.astimezone(UTC), uuid.UUID(ident)
-    except (ValueError, OverflowError, binascii.Error, UnicodeDecodeError):
-        raise InvalidInput(
-            "The cursor is not valid.",
-            code="invalid_cursor",
-            errors=[FieldError(("query", "cursor"), "not a cursor from this API", "invalid")],
-        ) from None
-
-
 T = TypeVar("T")
 
 
@@ -322,4 +301,4 @@ def _page(
     if len(rows) <= limit:
         return rows, None
     last = enrollment_of(rows[limit - 1])
-    return rows[:limit], encode_cursor(last.enrolled_at, last.id)
+    return rows[:limit], encode_time_cursor(last.enrolled_at, last.id)
