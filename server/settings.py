@@ -83,6 +83,9 @@ class Settings(BaseSettings):
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
     max_upload_bytes: int = Field(default=2 * 1024**3, ge=1024)
+    course_quota_bytes: int = Field(
+        default=5 * 1024**3, ge=0, description="Total size of one course's stored files."
+    )
 
     run_workers: bool | None = Field(
         default=None,

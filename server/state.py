@@ -39,6 +39,9 @@ STORAGE: web.AppKey[Storage] = web.AppKey("storage")  # a Protocol: no runtime c
 
 REQUEST_ID = web.RequestKey("request_id", str)
 DB_SESSION = web.RequestKey("db_session", AsyncSession)
+# Callbacks run after the request's transaction commits / rolls back (server/unit_of_work.py).
+AFTER_COMMIT = web.RequestKey("after_commit", list)
+AFTER_ROLLBACK = web.RequestKey("after_rollback", list)
 ACTOR = web.RequestKey("actor", Actor)
 # Why an attached credential was rejected (e.g. "session_expired"), reported if a route needs auth.
 AUTH_FAILURE = web.RequestKey("auth_failure", Exception)

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     CheckConstraint,
     Computed,
     ForeignKey,
@@ -14,11 +15,13 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
+from lms_core.clock import utcnow
 from lms_core.db import Base, IdMixin, TimestampMixin
 from lms_core.enums import text_enum
 
@@ -184,3 +187,32 @@ class Lesson(IdMixin, TimestampMixin, Base):
         ),
         Index("ix_lessons_module_id", "module_id"),
     )
+
+
+class CourseFile(IdMixin, Base):
+    """A stored file of a course: today the attachment of a file lesson (one per lesson).
+
+    ``storage_key`` is generated (``courses/<course_id>/files/<uuid>``), never the user's name;
+    ``filename`` is the sanitised display name used in ``Content-Disposition``. ``size`` counts
+    towards the course's quota (``SEMINAR_COURSE_QUOTA_BYTES``).
+    """
+
+    __tablename__ = "course_files"
+
+    course_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), index=True
+    )
+    lesson_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("lessons.id", ondelete="SET NULL"), default=None, unique=True
+    )
+    storage_key: Mapped[str] = mapped_column(String(512), unique=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+    __table_args__ = (CheckConstraint("size >= 0", name="size_not_negative"),)

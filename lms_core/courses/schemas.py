@@ -270,6 +270,19 @@ class LessonOut(Output):
     updated_at: datetime
 
 
+class CourseFileOut(Output):
+    """A file lesson's file; ``filename`` is the sanitised name the download carries."""
+
+    id: uuid.UUID
+    course_id: uuid.UUID
+    lesson_id: uuid.UUID | None
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    created_at: datetime
+
+
 class MoveIn(Input):
     """One drag-and-drop step.
 

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 
-from pydantic import BaseModel
+from aiohttp import web
+from pydantic import BaseModel, Field
 
-from lms_core.courses import access, content, outline, schemas, service
+from lms_core.courses import access, content, files, outline, schemas, service
 from lms_core.courses.access import CourseRole
+from lms_core.storage.filenames import content_disposition
+from lms_core.storage.sniff import COURSE_FILE_TYPES
 from server.api.framework import Call, Empty, Router
+from server.state import SETTINGS, STORAGE
+from server.unit_of_work import after_commit, after_rollback
+from server.uploads import receive_upload
 
 router = Router(tags=("courses",))
 
@@ -382,3 +389,105 @@ async def update_lesson(
 )
 async def delete_lesson(call: Call[Empty, Empty, LessonPath]) -> None:
     await content.delete_lesson(call.db, call.actor, call.path.lesson_id)
+
+
+# --- lesson files ------------------------------------------------------------------------------
+
+DOWNLOAD_URL_SECONDS = 300
+DOWNLOAD_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "private, no-store",
+}
+
+
+class UploadQuery(BaseModel):
+    filename: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="The file's name (else the X-Filename header); shown sanitised.",
+    )
+
+
+@router.route(
+    "PUT",
+    "/lessons/{lesson_id}/file",
+    summary="Upload a file lesson's file (raw body; replaces the previous file)",
+    query=UploadQuery,
+    path_params=LessonPath,
+    response=schemas.CourseFileOut,
+    errors=(400, 401, 403, 404, 409, 413, 415, 422, 503),
+    upload=True,
+)
+async def upload_lesson_file(
+    call: Call[Empty, UploadQuery, LessonPath],
+) -> schemas.CourseFileOut:
+    request = call.request
+    settings = request.app[SETTINGS]
+    storage = request.app[STORAGE]
+    filename = call.query.filename or request.headers.get("X-Filename")
+    lesson = await files.prepare_upload(
+        call.db,
+        call.actor,
+        call.path.lesson_id,
+        declared_size=request.content_length,
+        quota=settings.course_quota_bytes,
+    )
+    stored = await receive_upload(
+        request,
+        storage,
+        files.new_key(lesson.course_id),
+        max_bytes=settings.max_upload_bytes,
+        allowed_types=COURSE_FILE_TYPES,
+        filename=filename,
+    )
+
+    async def delete_new() -> None:
+        await storage.delete(stored.key)
+
+    # From here the new object follows the transaction: gone if it does not commit.
+    after_rollback(request, delete_new)
+    row, old_key = await files.attach(
+        call.db, call.actor, lesson, stored, filename=filename, quota=settings.course_quota_bytes
+    )
+    if old_key is not None:
+
+        async def delete_old() -> None:
+            await storage.delete(old_key)
+
+        after_commit(request, delete_old)
+    return schemas.CourseFileOut.model_validate(row)
+
+
+@router.route(
+    "GET",
+    "/lessons/{lesson_id}/file",
+    summary="Download a file lesson's file (whoever may open the lesson)",
+    path_params=LessonPath,
+    auth="public",
+    errors=(403, 404, 422, 503),
+    download=True,
+)
+async def download_lesson_file(call: Call[Empty, Empty, LessonPath]) -> web.StreamResponse:
+    row = await files.file_for_download(call.db, call.optional_actor, call.path.lesson_id)
+    storage = call.request.app[STORAGE]
+    headers = dict(DOWNLOAD_HEADERS)
+    url = await storage.presigned_get(
+        row.storage_key,
+        filename=row.filename,
+        content_type=row.content_type,
+        expires_s=DOWNLOAD_URL_SECONDS,
+    )
+    if url is not None:
+        return web.Response(status=302, headers={**headers, "Location": url})
+    stream = await storage.open(row.storage_key)
+
+    async def body() -> AsyncIterator[bytes]:
+        async with stream:
+            async for chunk in stream:
+                yield chunk
+
+    headers["Content-Disposition"] = content_disposition(row.filename)
+    headers["Content-Length"] = str(stream.size)
+    # The bytes are written after the handler returns, so the request's transaction has
+    # already ended and no database connection is held while a large file downloads.
+    return web.Response(body=body(), headers=headers, content_type=row.content_type)

@@ -3,6 +3,11 @@
 An endpoint is a coroutine taking a ``Call`` (parsed body, query and path parameters plus the
 request) and returning a pydantic model, ``None`` (204) or an aiohttp response. The same
 declaration drives validation and ``/api/v1/openapi.json``, so the two cannot drift apart.
+
+``upload=True`` declares a raw binary body (the file itself, read by the handler with
+``server.uploads.receive_upload``): the route is marked ``@streams_body`` and documented with an
+``application/octet-stream`` request body. ``download=True`` documents a binary response (and a
+302 to a presigned URL).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from lms_core.accounts.sessions import Actor
 from lms_core.errors import FieldError, InvalidInput, NotAuthenticated
 from server.state import ACTOR, AUTH_FAILURE, SETTINGS
 from server.unit_of_work import db_session
+from server.uploads import streams_body
 
 
 class Empty(BaseModel):
@@ -105,6 +111,9 @@ class Endpoint:
     auth: Auth
     errors: tuple[int, ...]
     operation_id: str
+    # A raw binary request body streamed by the handler / a binary response.
+    upload: bool = False
+    download: bool = False
 
 
 @dataclass
@@ -130,7 +139,12 @@ class Router:
         also: Iterable[int] = (),
         auth: Auth = "user",
         errors: Iterable[int] = (),
+        upload: bool = False,
+        download: bool = False,
     ) -> Callable[[Handler[B, Q, P]], Handler[B, Q, P]]:
+        if upload and body is not None:
+            raise ValueError("an upload route reads its own body: declare no body model")
+
         def register(handler: Handler[B, Q, P]) -> Handler[B, Q, P]:
             self.endpoints.append(
                 Endpoint(
@@ -149,6 +163,8 @@ class Router:
                     auth=auth,
                     errors=tuple(errors),
                     operation_id=handler.__name__,
+                    upload=upload,
+                    download=download,
                 )
             )
             return handler
@@ -183,6 +199,8 @@ def _adapt(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRe
         )
 
     handle.__name__ = endpoint.operation_id
+    if endpoint.upload:
+        streams_body(handle)
     return handle
 
 

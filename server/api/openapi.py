@@ -88,13 +88,26 @@ def _operation(
             "required": e.body_required,
             "content": {"application/json": {"schema": keys[(e.body, "validation")]}},
         }
+    if e.upload:
+        op["requestBody"] = {
+            "required": True,
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
     success: dict[str, Any] = {"description": "Success"}
-    if e.response is not None:
+    if e.download:
+        success["content"] = {
+            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+        }
+    elif e.response is not None:
         success["content"] = {"application/json": {"schema": keys[(e.response, "serialization")]}}
     responses: dict[str, Any] = {str(status): success for status in (e.status, *e.also)}
+    if e.download:
+        responses["302"] = {"description": "Download from a short-lived URL (object storage)"}
     problem_ref = keys[(Problem, "serialization")]
     errors = set(e.errors) | {500}
-    if e.body is not None:
+    if e.body is not None or e.upload:
         errors |= {400, 413, 415, 422}
     # Credentials that are sent are checked even where none are needed: a bad or revoked
     # bearer token is refused (401) on every operation, public ones included.
