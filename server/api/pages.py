@@ -1,4 +1,10 @@
-"""The pages that account emails link to: ``/reset-password`` and ``/verify-email``.
+"""The HTML pages served outside ``/static``.
+
+The course pages (``/catalog``, ``/courses/{slug or id}``, ``/my``, ``/learn/{lesson id}``) are
+static HTML too: their script (``static/courses.js``) reads the slug or id from the address and
+asks the JSON API. They get the default security headers.
+
+The pages that account emails link to: ``/reset-password`` and ``/verify-email``.
 
 Both links carry a secret in the query string (``?token=...``). The HTML is static; the page's
 script reads the token, removes it from the address bar and posts it to the API. Here the
@@ -24,6 +30,13 @@ PAGES = {
     "/verify-email": "verify-email.html",
 }
 
+COURSE_PAGES = {
+    "/catalog": "catalog.html",
+    "/courses/{course}": "course.html",
+    "/my": "my.html",
+    "/learn/{lesson}": "learn.html",
+}
+
 PAGE_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -33,13 +46,15 @@ PAGE_HEADERS = {
 def add_page_routes(app: web.Application, static: Path) -> None:
     """Add ``GET`` (and ``HEAD``) for each page, serving its HTML file from ``static``."""
     for path, filename in PAGES.items():
-        app.router.add_get(path, _page(static / filename))
+        app.router.add_get(path, _page(static / filename, PAGE_HEADERS))
+    for path, filename in COURSE_PAGES.items():
+        app.router.add_get(path, _page(static / filename, {}))
 
 
-def _page(file: Path) -> Handler:
+def _page(file: Path, headers: dict[str, str]) -> Handler:
     async def handler(request: web.Request) -> web.StreamResponse:
         # FileResponse stats and reads the file off the event loop; headers set here win over
         # the defaults that security_headers adds with setdefault.
-        return web.FileResponse(file, headers=PAGE_HEADERS)
+        return web.FileResponse(file, headers=headers)
 
     return handler

@@ -188,3 +188,79 @@ async def test_the_token_is_not_logged(
     for record in caplog.records:
         assert TOKEN not in record.getMessage()
         assert TOKEN not in repr(record.__dict__)
+
+
+# --------------------------------------------------------------------------- the course pages
+
+COURSE_SCRIPT = "/static/courses.js"
+COURSE_PAGES = {
+    "/catalog": ("catalog", "catalogPage"),
+    "/courses/intro-to-birds": ("course", "coursePage"),
+    "/courses/3f1c2a9e-8d4b-4c55-9a6e-0d9b1f3e7a21": ("course", "coursePage"),
+    "/my": ("my", "myPage"),
+    "/learn/3f1c2a9e-8d4b-4c55-9a6e-0d9b1f3e7a21": ("learn", "learnPage"),
+}
+
+
+@pytest.mark.parametrize("path", COURSE_PAGES)
+async def test_course_page_is_csp_clean_html(client: AppClient, path: str) -> None:
+    resp = await client.get(path, allow_redirects=False)
+    assert resp.status == 200
+    assert resp.content_type == "text/html"
+    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    parsed = await parse(client, path)
+    assert parsed.inline_scripts == []
+    assert parsed.handlers == []
+    assert parsed.inline_styles == []
+    assert [s.get("src") for s in parsed.scripts] == [COURSE_SCRIPT]
+    assert parsed.scripts[0].get("type") == "module"
+    assert parsed.body.get("data-page") == COURSE_PAGES[path][0]
+    assert {"/catalog", "/my"} <= set(parsed.links)  # the navigation
+    for url in parsed.assets + parsed.links:
+        if url.startswith(("data:", "#")):
+            continue
+        assert url.startswith("/"), url
+        assert not url.startswith("//"), url
+        assert (await client.get(url)).status == 200, url
+
+
+async def test_course_script_finds_what_it_needs_on_each_page(client: AppClient) -> None:
+    resp = await client.get(COURSE_SCRIPT)
+    assert resp.status == 200
+    assert "javascript" in resp.content_type
+    script = await resp.text()
+    functions = re.split(r"^(?:async )?function (\w+)", script, flags=re.MULTILINE)
+    bodies = dict(zip(functions[1::2], functions[2::2], strict=True))
+    shared = set(re.findall(r'getElementById\("([\w-]+)"\)', functions[0]))
+    for path, (_, function) in COURSE_PAGES.items():
+        page = await parse(client, path)
+        used = set(re.findall(r'getElementById\("([\w-]+)"\)', bodies[function])) | shared
+        assert used, function
+        assert used <= page.ids, (path, used - page.ids)
+
+
+async def test_course_script_inserts_html_only_from_the_sanitised_fields(
+    client: AppClient,
+) -> None:
+    script = await (await client.get(COURSE_SCRIPT)).text()
+    assert 'from "./api.js"' in script
+    assert "innerHTML" not in script
+    assert "insertAdjacentHTML" not in script
+    assert "document.write" not in script
+    # DOMParser appears once (the helper), and the helper is only given the server's
+    # sanitised fields.
+    assert script.count("new DOMParser()") == 1
+    calls = re.findall(r"insertSanitisedHtml\([^,]+, ([\w.]+)\);", script)
+    assert calls
+    assert set(calls) <= {"course.description_html", "lesson.body_html"}, calls
+    assert re.search(r"https?://\w", script) is None
+
+
+async def test_start_page_links_to_the_course_pages(client: AppClient) -> None:
+    parsed = await parse(client, "/static/index.html")
+    assert {"/catalog", "/my"} <= set(parsed.links)
+
+
+async def test_unknown_course_page_paths_are_not_found(client: AppClient) -> None:
+    assert (await client.get("/courses/a/b")).status == 404
+    assert (await client.get("/learn/")).status == 404
