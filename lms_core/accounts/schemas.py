@@ -6,32 +6,15 @@ import uuid
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StringConstraints, field_validator
-from pydantic_core import PydanticCustomError
+from pydantic import BaseModel, EmailStr, Field, StringConstraints
 
 from lms_core.accounts.models import Role
+from lms_core.schemas import Input, Output
 
 # Length limits are generous here and exact in PasswordPolicy, so that a short password gets the
 # policy's clear code rather than a generic schema error.
 Password = Annotated[str, Field(min_length=1, max_length=1024)]
 DisplayName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-
-
-class Input(BaseModel):
-    # Unknown fields are an error: `PATCH /users/me {"role": "admin"}` must not pass silently.
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: object) -> object:
-        # PostgreSQL text cannot hold U+0000: refuse it here (422), not in the database (500).
-        if isinstance(value, str) and "\x00" in value:
-            raise PydanticCustomError("nul_character", "must not contain the NUL character")
-        return value
-
-
-class Output(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
 
 
 class RegisterIn(Input):

@@ -9,8 +9,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from lms_core.accounts.schemas import Input
 from lms_core.courses.models import CourseLevel, LessonKind
+from lms_core.schemas import Input
 
 
 class CatalogSort(enum.StrEnum):

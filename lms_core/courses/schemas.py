@@ -16,10 +16,10 @@ from pydantic import (
     field_validator,
 )
 
-from lms_core.accounts.schemas import Input, Output
 from lms_core.courses.access import CourseRole
 from lms_core.courses.models import CourseLevel, CourseStatus, LessonKind, StaffRole
 from lms_core.courses.richtext import TextFormat
+from lms_core.schemas import Input, Output
 
 SLUG_PATTERN = r"^[a-z0-9]+(?:-[a-z0-9]+)*$"
 MAX_TAGS = 20

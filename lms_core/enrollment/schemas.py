@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from lms_core.accounts.schemas import Input, Output
 from lms_core.courses.models import CourseStatus, LessonKind
 from lms_core.enrollment.models import EnrollmentSource, EnrollmentStatus
+from lms_core.schemas import Input, Output
 
 Cursor = Annotated[str, Field(max_length=200)]
 Limit = Annotated[int, Field(ge=1, le=100)]

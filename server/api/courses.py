@@ -13,6 +13,7 @@ from lms_core.courses.access import CourseRole
 from lms_core.storage.filenames import content_disposition
 from lms_core.storage.sniff import COURSE_FILE_TYPES
 from server.api.framework import Call, Empty, Router
+from server.api.paths import CoursePath, CourseUserPath, LessonPath
 from server.state import SETTINGS, STORAGE
 from server.unit_of_work import after_commit, after_rollback
 from server.uploads import receive_upload
@@ -26,21 +27,8 @@ class CategoryPath(BaseModel):
     category_id: uuid.UUID
 
 
-class CoursePath(BaseModel):
-    course_id: uuid.UUID
-
-
-class StaffPath(BaseModel):
-    course_id: uuid.UUID
-    user_id: uuid.UUID
-
-
 class ModulePath(BaseModel):
     module_id: uuid.UUID
-
-
-class LessonPath(BaseModel):
-    lesson_id: uuid.UUID
 
 
 # --- categories --------------------------------------------------------------------------------
@@ -215,11 +203,11 @@ async def list_staff(call: Call[Empty, Empty, CoursePath]) -> schemas.StaffList:
     "GET",
     "/courses/{course_id}/staff/{user_id}",
     summary="One staff member (staff only)",
-    path_params=StaffPath,
+    path_params=CourseUserPath,
     response=schemas.StaffOut,
     errors=(401, 403, 404, 422),
 )
-async def get_staff(call: Call[Empty, Empty, StaffPath]) -> schemas.StaffOut:
+async def get_staff(call: Call[Empty, Empty, CourseUserPath]) -> schemas.StaffOut:
     return await service.get_staff(call.db, call.actor, call.path.course_id, call.path.user_id)
 
 
@@ -228,11 +216,11 @@ async def get_staff(call: Call[Empty, Empty, StaffPath]) -> schemas.StaffOut:
     "/courses/{course_id}/staff/{user_id}",
     summary="Add a staff member or change their role (owner or admin)",
     body=schemas.StaffIn,
-    path_params=StaffPath,
+    path_params=CourseUserPath,
     response=schemas.StaffOut,
     errors=EDIT_ERRORS,
 )
-async def set_staff(call: Call[schemas.StaffIn, Empty, StaffPath]) -> schemas.StaffOut:
+async def set_staff(call: Call[schemas.StaffIn, Empty, CourseUserPath]) -> schemas.StaffOut:
     return await service.set_staff(
         call.db, call.actor, call.path.course_id, call.path.user_id, call.body.role
     )
@@ -242,11 +230,11 @@ async def set_staff(call: Call[schemas.StaffIn, Empty, StaffPath]) -> schemas.St
     "DELETE",
     "/courses/{course_id}/staff/{user_id}",
     summary="Remove a staff member (owner or admin)",
-    path_params=StaffPath,
+    path_params=CourseUserPath,
     status=204,
     errors=(401, 403, 404, 422),
 )
-async def remove_staff(call: Call[Empty, Empty, StaffPath]) -> None:
+async def remove_staff(call: Call[Empty, Empty, CourseUserPath]) -> None:
     await service.remove_staff(call.db, call.actor, call.path.course_id, call.path.user_id)
 
 

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
-
 from aiohttp import web
-from pydantic import BaseModel
 
 from lms_core.enrollment import progress, schemas, service
 from server.api.framework import Call, Empty, Router
+from server.api.paths import CoursePath, CourseUserPath, LessonPath
 
 router = Router(tags=("enrollment",))
-
-
-class CoursePath(BaseModel):
-    course_id: uuid.UUID
-
-
-class LessonPath(BaseModel):
-    lesson_id: uuid.UUID
-
-
-class CourseUserPath(BaseModel):
-    course_id: uuid.UUID
-    user_id: uuid.UUID
 
 
 def _enrolled(result: service.Enrolled) -> web.Response:
