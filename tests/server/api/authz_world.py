@@ -1,0 +1,314 @@
+"""The world of the authorization matrix (test_authorization_matrix.py), built over HTTP.
+
+Eight personas, each signed in with its own session cookie (anonymous has none):
+
+* ``anonymous``; ``outsider`` (a student not enrolled); ``student`` (enrolled in the published
+  course); ``other_instructor`` (an instructor without any relation to the courses);
+* ``ta`` and ``co`` (teaching assistant and co-instructor of the published and the draft
+  course); ``owner`` (their instructor); ``admin``.
+
+Two more users take no part as callers: ``classmate`` (a second enrolled student with progress
+of their own, whose data nobody else may see) and ``newcomer`` (a user staff may enroll).
+
+Courses, all of the owner's:
+
+* ``course``, published: ``module`` with a released lesson, a drip lesson (``release_at`` in a
+  month) and a preview lesson; ``module2`` with a file lesson (a PDF uploaded), a preview file
+  lesson (a PDF uploaded) and a file lesson without a file yet (``blank_file``);
+* ``draft``, never published, with the same category and tags (a "similar" candidate);
+* ``unpublished``: published, the student enrolled and completed its lesson, then an admin
+  returned it to draft.
+
+Everything is created through the API except the first administrator's role (no API can make
+the first admin). Texts that only some personas may ever see carry the ``SECRET_*`` markers
+below, so that every response can be searched for them.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from aiohttp import ClientResponse
+from sqlalchemy import update
+
+from lms_core.accounts.models import Role, User
+from lms_core.clock import utcnow
+from server.state import Database
+from tests.conftest import PASSWORD, AppClient
+from tests.lms_core.storage import samples
+
+
+class Persona(enum.StrEnum):
+    ANONYMOUS = "anonymous"
+    OUTSIDER = "outsider"
+    STUDENT = "student"
+    OTHER_INSTRUCTOR = "other_instructor"
+    TA = "ta"
+    CO = "co"
+    OWNER = "owner"
+    ADMIN = "admin"
+
+
+PERSONAS = tuple(Persona)
+STAFF = frozenset({Persona.TA, Persona.CO, Persona.OWNER, Persona.ADMIN})
+
+# Marker texts and who may see each of them (in any response of any route).
+SECRET_RELEASED = "released-secret-body"
+SECRET_DRIP = "drip-secret-body"
+SECRET_FILE = b"file-secret-bytes"
+SECRET_DRAFT = "draft-secret-title"
+SECRET_UNPUBLISHED = "unpublished-secret-title"
+CLASSMATE_EMAIL = "classmate-authz@example.com"
+SECRETS: dict[str, frozenset[Persona]] = {
+    SECRET_RELEASED: STAFF | {Persona.STUDENT},
+    SECRET_DRIP: STAFF,
+    SECRET_FILE.decode(): STAFF | {Persona.STUDENT},
+    SECRET_DRAFT: STAFF,
+    SECRET_UNPUBLISHED: frozenset({Persona.OWNER, Persona.ADMIN}),
+    # The roster shows students' addresses to course staff; the admin sees every user.
+    CLASSMATE_EMAIL: STAFF,
+}
+
+PDF = samples.pdf() + b"%" + SECRET_FILE + b"\n%" + b"x" * 512 + b"\n"
+PREVIEW_PDF = samples.pdf() + b"%syllabus\n"
+
+ROLES = {
+    Persona.OTHER_INSTRUCTOR: Role.INSTRUCTOR,
+    Persona.CO: Role.INSTRUCTOR,
+    Persona.OWNER: Role.INSTRUCTOR,
+    Persona.ADMIN: Role.ADMIN,
+}
+
+
+@dataclass
+class Person:
+    id: str
+    email: str
+    cookie: str  # "name=value" for the Cookie header; "" for the anonymous
+    token_id: str  # one of their personal access tokens (a random id for the anonymous)
+
+
+@dataclass
+class World:
+    people: dict[Persona, Person] = field(default_factory=dict)
+    classmate: Person | None = None
+    classmate_token_id: str = ""
+    newcomer_id: str = ""
+    newcomer_email: str = ""
+    category: str = ""
+    course: str = ""
+    course_slug: str = ""
+    module: str = ""
+    module2: str = ""
+    released: str = ""
+    drip: str = ""
+    preview: str = ""
+    file_lesson: str = ""
+    preview_file: str = ""
+    blank_file: str = ""
+    draft: str = ""
+    draft_slug: str = ""
+    draft_module: str = ""
+    draft_lesson: str = ""
+    unpublished: str = ""
+    unpublished_lesson: str = ""
+
+    def person(self, persona: Persona) -> Person:
+        return self.people[persona]
+
+
+def auth_headers(person: Person) -> dict[str, str]:
+    return {"Cookie": person.cookie} if person.cookie else {}
+
+
+class Builder:
+    def __init__(self, client: AppClient, database: Database, cookie_name: str) -> None:
+        self.client = client
+        self.database = database
+        self.cookie_name = cookie_name
+        self.world = World()
+
+    async def call(
+        self,
+        method: str,
+        url: str,
+        who: Person | None,
+        expect: int,
+        json: Any = None,
+        **kw: Any,
+    ) -> Any:
+        headers = {**kw.pop("headers", {}), **(auth_headers(who) if who else {})}
+        resp: ClientResponse = await self.client.request(
+            method, url, json=json, headers=headers, **kw
+        )
+        text = await resp.text()
+        assert resp.status == expect, f"{method} {url}: {resp.status} {text}"
+        return await resp.json() if text else None
+
+    async def user(self, label: str, email: str | None = None) -> Person:
+        email = email or f"{label}-{uuid.uuid4().hex[:8]}@example.com"
+        body = await self.call(
+            "POST",
+            "/api/v1/auth/register",
+            None,
+            201,
+            json={"email": email, "password": PASSWORD, "name": label.title()},
+        )
+        resp = await self.client.post(
+            "/api/v1/auth/login", json={"email": email, "password": PASSWORD}
+        )
+        assert resp.status == 200, await resp.text()
+        cookie = resp.cookies[self.cookie_name].value
+        person = Person(
+            id=body["id"], email=email, cookie=f"{self.cookie_name}={cookie}", token_id=""
+        )
+        token = await self.call(
+            "POST", "/api/v1/users/me/tokens", person, 201, json={"name": f"{label} token"}
+        )
+        person.token_id = token["id"]
+        return person
+
+    async def build(self) -> World:
+        w = self.world
+        people = w.people
+        for persona in PERSONAS:
+            if persona is Persona.ANONYMOUS:
+                people[persona] = Person(
+                    id=str(uuid.uuid4()), email="", cookie="", token_id=str(uuid.uuid4())
+                )
+            else:
+                people[persona] = await self.user(persona.value)
+        w.classmate = await self.user("classmate", CLASSMATE_EMAIL)
+        w.classmate_token_id = w.classmate.token_id
+        newcomer = await self.user("newcomer")
+        w.newcomer_id, w.newcomer_email = newcomer.id, newcomer.email
+
+        # No API makes the first administrator (the CLI does); the admin sets the other roles.
+        admin = people[Persona.ADMIN]
+        async with self.database.sessions() as session:
+            await session.execute(
+                update(User).where(User.id == uuid.UUID(admin.id)).values(role=Role.ADMIN)
+            )
+            await session.commit()
+        for persona, role in ROLES.items():
+            if persona is not Persona.ADMIN:
+                await self.call(
+                    "PUT",
+                    f"/api/v1/admin/users/{people[persona].id}/role",
+                    admin,
+                    200,
+                    json={"role": role.value},
+                )
+
+        owner, student = people[Persona.OWNER], people[Persona.STUDENT]
+        classmate = w.classmate
+        category = await self.call(
+            "POST", "/api/v1/categories", admin, 201, json={"name": "Authz matrix"}
+        )
+        w.category = category["id"]
+
+        # The published course.
+        course = await self.call(
+            "POST",
+            "/api/v1/courses",
+            owner,
+            201,
+            json={"title": "Matrix course", "category_id": w.category, "tags": ["authz"]},
+        )
+        w.course, w.course_slug = course["id"], course["slug"]
+        w.module = await self.module(w.course, "Week 1")
+        w.module2 = await self.module(w.course, "Week 2")
+        w.released = await self.lesson(w.module, "Released", body=SECRET_RELEASED)
+        w.drip = await self.lesson(
+            w.module,
+            "Drip",
+            body=SECRET_DRIP,
+            release_at=(utcnow() + timedelta(days=30)).isoformat(),
+        )
+        w.preview = await self.lesson(w.module, "Preview", body="preview body", is_preview=True)
+        w.file_lesson = await self.lesson(w.module2, "Handout", kind="file")
+        w.preview_file = await self.lesson(w.module2, "Syllabus", kind="file", is_preview=True)
+        w.blank_file = await self.lesson(w.module2, "Later handout", kind="file")
+        for lesson, data in ((w.file_lesson, PDF), (w.preview_file, PREVIEW_PDF)):
+            await self.call(
+                "PUT",
+                f"/api/v1/lessons/{lesson}/file",
+                owner,
+                200,
+                data=data,
+                headers={"Content-Type": "application/pdf", "X-Filename": "notes.pdf"},
+            )
+        await self.staff(w.course)
+        await self.call("POST", f"/api/v1/courses/{w.course}/publish", owner, 200)
+        for who in (student, classmate):
+            await self.call("POST", f"/api/v1/courses/{w.course}/enrollments", who, 201)
+        await self.call("POST", f"/api/v1/lessons/{w.released}/complete", student, 200)
+        await self.call(
+            "PUT",
+            f"/api/v1/lessons/{w.preview}/progress",
+            student,
+            200,
+            json={"position_seconds": 12},
+        )
+        for lesson in (w.released, w.preview, w.file_lesson):
+            await self.call("POST", f"/api/v1/lessons/{lesson}/complete", classmate, 200)
+
+        # The draft: same category and tags, so that "similar" would find it if it leaked.
+        draft = await self.call(
+            "POST",
+            "/api/v1/courses",
+            owner,
+            201,
+            json={"title": SECRET_DRAFT, "category_id": w.category, "tags": ["authz"]},
+        )
+        w.draft, w.draft_slug = draft["id"], draft["slug"]
+        w.draft_module = await self.module(w.draft, "Draft week")
+        w.draft_lesson = await self.lesson(w.draft_module, "Draft lesson", body="draft body")
+        await self.staff(w.draft)
+
+        # Published, taken by the student, then returned to draft by an admin.
+        unpublished = await self.call(
+            "POST",
+            "/api/v1/courses",
+            owner,
+            201,
+            json={"title": SECRET_UNPUBLISHED, "category_id": w.category, "tags": ["authz"]},
+        )
+        w.unpublished = unpublished["id"]
+        module = await self.module(w.unpublished, "Old week")
+        w.unpublished_lesson = await self.lesson(module, "Old lesson", body="old body")
+        await self.call("POST", f"/api/v1/courses/{w.unpublished}/publish", owner, 200)
+        await self.call("POST", f"/api/v1/courses/{w.unpublished}/enrollments", student, 201)
+        await self.call("POST", f"/api/v1/lessons/{w.unpublished_lesson}/complete", student, 200)
+        await self.call("POST", f"/api/v1/courses/{w.unpublished}/unpublish", admin, 200)
+        return w
+
+    async def module(self, course: str, title: str) -> str:
+        owner = self.world.people[Persona.OWNER]
+        body = await self.call(
+            "POST", f"/api/v1/courses/{course}/modules", owner, 201, json={"title": title}
+        )
+        return str(body["id"])
+
+    async def lesson(self, module: str, title: str, kind: str = "text", **fields: Any) -> str:
+        owner = self.world.people[Persona.OWNER]
+        payload = {"title": title, "kind": kind, **fields}
+        body = await self.call(
+            "POST", f"/api/v1/modules/{module}/lessons", owner, 201, json=payload
+        )
+        return str(body["id"])
+
+    async def staff(self, course: str) -> None:
+        people = self.world.people
+        for persona, role in ((Persona.CO, "co_instructor"), (Persona.TA, "teaching_assistant")):
+            await self.call(
+                "PUT",
+                f"/api/v1/courses/{course}/staff/{people[persona].id}",
+                people[Persona.OWNER],
+                200,
+                json={"role": role},
+            )

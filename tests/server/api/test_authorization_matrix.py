@@ -1,0 +1,954 @@
+"""The authorization matrix: every API route, called by every persona, answers as expected.
+
+Personas and the world they live in are described in ``authz_world.py``; the world is built
+once per module over HTTP, and each (route, persona) case runs inside a SAVEPOINT that is rolled
+back afterwards, so a case that succeeds in changing something (deleting a lesson, archiving the
+course) leaves the next case the same world.
+
+Every case also asserts that:
+
+* no response carries a text the persona may not see (``authz_world.SECRETS``: drip and
+  non-preview lesson bodies, the file's bytes, draft titles, another student's address), on any
+  route, refusals included;
+* a refusal changed nothing: a fingerprint of every table is the same before and after.
+
+``test_every_api_route_is_in_the_matrix`` walks the application's router and fails for every
+``/api/v1`` route without a case (and for cases naming a route that no longer exists).
+
+Adding a route: append one ``Case`` to ``CASES`` below; ``by(...)`` takes the expected status
+for the personas in the order anonymous, outsider, student, other_instructor, ta, co, owner,
+admin.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import DummyCookieJar, web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker, create_async_engine
+from sqlalchemy.pool import NullPool
+
+import lms_core.models  # noqa: F401 - every table in the metadata, for the fingerprint
+from lms_core.db import Base
+from server.app import create_app
+from server.cookies import session_cookie_name
+from server.state import Database
+from tests.conftest import FAST_HASHER, PASSWORD, AppClient, make_settings
+from tests.server.api.authz_world import (
+    PDF,
+    PERSONAS,
+    SECRETS,
+    STAFF,
+    Builder,
+    Persona,
+    World,
+    auth_headers,
+)
+
+A = Persona.ANONYMOUS
+LIMITS = {
+    "register_rate_limit": "100000/hour",
+    "login_rate_limit": "100000/minute",
+    "ip_rate_limit": "100000/minute",
+    "reset_rate_limit": "100000/hour",
+}
+
+Check = Callable[[World, Persona, Any], None]
+
+
+def by(*statuses: int | tuple[int, ...]) -> dict[Persona, frozenset[int]]:
+    """Expected statuses in persona order: anonymous, outsider, student, other_instructor,
+    ta, co, owner, admin (a tuple where more than one answer is right)."""
+    assert len(statuses) == len(PERSONAS)
+    return {
+        p: frozenset(s if isinstance(s, tuple) else (s,))
+        for p, s in zip(PERSONAS, statuses, strict=True)
+    }
+
+
+def everyone(status: int) -> dict[Persona, frozenset[int]]:
+    return by(*[status] * len(PERSONAS))
+
+
+def signed_in(status: int) -> dict[Persona, frozenset[int]]:
+    return by(401, *[status] * (len(PERSONAS) - 1))
+
+
+def admin_only(status: int) -> dict[Persona, frozenset[int]]:
+    return by(401, 403, 403, 403, 403, 403, 403, status)
+
+
+# Common shapes. On the published course visitors are refused with 403 (it exists for them);
+# on a draft everyone who is not its staff gets 404 (its existence is not revealed).
+def editors(status: int) -> dict[Persona, frozenset[int]]:
+    """Co-instructors, the owner and admins change a published course's content."""
+    return by(401, 403, 403, 403, 403, status, status, status)
+
+
+def draft_editors(status: int) -> dict[Persona, frozenset[int]]:
+    return by(401, 404, 404, 404, 403, status, status, status)
+
+
+def managers(status: int) -> dict[Persona, frozenset[int]]:
+    """The owner and admins manage staff and archive."""
+    return by(401, 403, 403, 403, 403, 403, status, status)
+
+
+def staff(status: int) -> dict[Persona, frozenset[int]]:
+    return by(401, 403, 403, 403, status, status, status, status)
+
+
+def participants(status: int) -> dict[Persona, frozenset[int]]:
+    """Enrolled students and staff (progress)."""
+    return by(401, 403, status, 403, status, status, status, status)
+
+
+DRAFT_READ = by(404, 404, 404, 404, 200, 200, 200, 200)
+# The unpublished course's staff is its owner alone; the student's enrollment does not help.
+UNPUBLISHED_READ = by(404, 404, 404, 404, 404, 404, 200, 200)
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    route: str  # the path as declared with router.route (the matrix key)
+    label: str  # which target or variant
+    url: str  # formatted with w (the World) and me (the caller's Person)
+    expect: dict[Persona, frozenset[int]]
+    json: Any = None
+    upload: bool = False
+    check: Check | None = field(default=None, compare=False)
+
+    def id_for(self, persona: Persona) -> str:
+        return f"{self.method} {self.route.removeprefix('/api/v1')} ({self.label}) as {persona}"
+
+
+# --- response checks (run on 2xx answers) ------------------------------------------------------
+
+
+def is_me(w: World, p: Persona, body: Any) -> None:
+    assert body["id"] == w.person(p).id
+
+
+def role_shown(w: World, p: Persona, body: Any) -> None:
+    expected = {
+        Persona.STUDENT: "student",
+        Persona.TA: "teaching_assistant",
+        Persona.CO: "co_instructor",
+        Persona.OWNER: "owner",
+        Persona.ADMIN: "admin",
+    }.get(p, "visitor")
+    assert body["your_role"] == expected
+
+
+def own_tokens_only(w: World, p: Persona, body: Any) -> None:
+    ids = {t["id"] for t in body["items"]}
+    assert ids == {w.person(p).token_id}, ids
+
+
+def outline_shaped(w: World, p: Persona, body: Any) -> None:
+    lessons = {les["id"]: les for m in body["modules"] for les in m["lessons"]}
+    drip, released, preview = lessons[w.drip], lessons[w.released], lessons[w.preview]
+    assert drip["locked"] is (p not in STAFF)
+    assert drip["available"] is (p in STAFF)
+    assert (drip["body_html"] is None) is (p not in STAFF)
+    assert released["available"] is (p in STAFF or p is Persona.STUDENT)
+    assert (released["body_html"] is None) is not released["available"]
+    assert preview["available"]
+    assert preview["body_html"]
+
+
+def own_enrollments_only(w: World, p: Persona, body: Any) -> None:
+    assert all(item["user_id"] == w.person(p).id for item in body["items"])
+    courses = {item["course"]["id"] for item in body["items"]}
+    # The unpublished course (now a draft) is not listed, though the enrollment is active.
+    assert courses == ({w.course} if p is Persona.STUDENT else set()), courses
+
+
+def own_progress_only(w: World, p: Persona, body: Any) -> None:
+    mine = {w.released} if p is Persona.STUDENT else set()
+    assert set(body["completed_lesson_ids"]) == mine, body
+    touched = {w.released, w.preview} if p is Persona.STUDENT else set()
+    assert {row["lesson_id"] for row in body["lessons"]} == touched, body
+
+
+def continue_from_own_progress(w: World, p: Persona, body: Any) -> None:
+    if p is Persona.STUDENT:
+        # The student's own position (the preview lesson), not the classmate's.
+        assert (body["reason"], body["lesson_id"]) == ("resume", w.preview), body
+    else:
+        assert (body["reason"], body["lesson_id"]) == ("next", w.released), body
+
+
+def published_only(w: World, p: Persona, body: Any) -> None:
+    ids = {item["id"] for item in body["items"]}
+    assert w.course in ids
+    assert not ids & {w.draft, w.unpublished}, ids
+
+
+def not_similar_to_drafts(w: World, p: Persona, body: Any) -> None:
+    ids = {item["id"] for item in body["items"]}
+    assert not ids & {w.draft, w.unpublished}, ids
+
+
+def roster_of_course(w: World, p: Persona, body: Any) -> None:
+    assert w.classmate is not None
+    users = {item["user"]["id"] for item in body["items"]}
+    assert users == {w.person(Persona.STUDENT).id, w.classmate.id}, users
+
+
+# --- the matrix --------------------------------------------------------------------------------
+
+C = "/api/v1/courses/{course_id}"
+L = "/api/v1/lessons/{lesson_id}"
+
+CASES: list[Case] = [
+    # System
+    Case("GET", "/api/v1/openapi.json", "document", "/api/v1/openapi.json", everyone(200)),
+    # Authentication (public by nature; a signed-in caller may use them too)
+    Case(
+        "POST",
+        "/api/v1/auth/register",
+        "new account",
+        "/api/v1/auth/register",
+        everyone(201),
+        json={"email": "fresh-authz@example.com", "password": PASSWORD, "name": "Fresh"},
+    ),
+    Case(
+        "POST",
+        "/api/v1/auth/login",
+        "newcomer's password",
+        "/api/v1/auth/login",
+        everyone(200),
+        json={"email": "{w.newcomer_email}", "password": PASSWORD},
+    ),
+    Case("POST", "/api/v1/auth/logout", "own session", "/api/v1/auth/logout", signed_in(204)),
+    Case(
+        "POST",
+        "/api/v1/auth/password-reset",
+        "newcomer",
+        "/api/v1/auth/password-reset",
+        everyone(202),
+        json={"email": "{w.newcomer_email}"},
+    ),
+    Case(
+        "POST",
+        "/api/v1/auth/password-reset/confirm",
+        "forged token",
+        "/api/v1/auth/password-reset/confirm",
+        everyone(410),
+        json={"token": "forged-token", "new_password": "a brand new passphrase"},
+    ),
+    Case(
+        "POST",
+        "/api/v1/auth/verify-email",
+        "own address",
+        "/api/v1/auth/verify-email",
+        signed_in(202),
+    ),
+    Case(
+        "POST",
+        "/api/v1/auth/verify-email/confirm",
+        "forged token",
+        "/api/v1/auth/verify-email/confirm",
+        everyone(410),
+        json={"token": "forged-token"},
+    ),
+    # The caller's own account
+    Case("GET", "/api/v1/users/me", "self", "/api/v1/users/me", signed_in(200), check=is_me),
+    Case(
+        "PATCH",
+        "/api/v1/users/me",
+        "self",
+        "/api/v1/users/me",
+        signed_in(200),
+        json={"name": "Renamed"},
+        check=is_me,
+    ),
+    Case(
+        "POST",
+        "/api/v1/users/me/password",
+        "self",
+        "/api/v1/users/me/password",
+        signed_in(204),
+        json={"current_password": PASSWORD, "new_password": "another long passphrase"},
+    ),
+    Case(
+        "GET",
+        "/api/v1/users/me/tokens",
+        "self",
+        "/api/v1/users/me/tokens",
+        signed_in(200),
+        check=own_tokens_only,
+    ),
+    Case(
+        "POST",
+        "/api/v1/users/me/tokens",
+        "self",
+        "/api/v1/users/me/tokens",
+        signed_in(201),
+        json={"name": "another"},
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/users/me/tokens/{token_id}",
+        "own token",
+        "/api/v1/users/me/tokens/{me.token_id}",
+        signed_in(204),
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/users/me/tokens/{token_id}",
+        "classmate's token",
+        "/api/v1/users/me/tokens/{w.classmate_token_id}",
+        signed_in(404),
+    ),
+    # Administration of users
+    Case("GET", "/api/v1/admin/users", "search", "/api/v1/admin/users", admin_only(200)),
+    Case(
+        "GET",
+        "/api/v1/admin/users/{user_id}",
+        "classmate",
+        "/api/v1/admin/users/{w.classmate.id}",
+        admin_only(200),
+    ),
+    Case(
+        "PUT",
+        "/api/v1/admin/users/{user_id}/role",
+        "classmate",
+        "/api/v1/admin/users/{w.classmate.id}/role",
+        admin_only(200),
+        json={"role": "instructor"},
+    ),
+    Case(
+        "POST",
+        "/api/v1/admin/users/{user_id}/deactivate",
+        "classmate",
+        "/api/v1/admin/users/{w.classmate.id}/deactivate",
+        admin_only(200),
+    ),
+    Case(
+        "POST",
+        "/api/v1/admin/users/{user_id}/activate",
+        "classmate",
+        "/api/v1/admin/users/{w.classmate.id}/activate",
+        admin_only(200),
+    ),
+    # Categories
+    Case("GET", "/api/v1/categories", "all", "/api/v1/categories", everyone(200)),
+    Case(
+        "POST",
+        "/api/v1/categories",
+        "new",
+        "/api/v1/categories",
+        admin_only(201),
+        json={"name": "Another category"},
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/categories/{category_id}",
+        "existing",
+        "/api/v1/categories/{w.category}",
+        admin_only(200),
+        json={"name": "Renamed category"},
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/categories/{category_id}",
+        "existing",
+        "/api/v1/categories/{w.category}",
+        admin_only(204),
+    ),
+    # Courses
+    Case(
+        "POST",
+        "/api/v1/courses",
+        "new",
+        "/api/v1/courses",
+        by(401, 403, 403, 201, 403, 201, 201, 201),
+        json={"title": "Yet another course"},
+    ),
+    Case("GET", C, "published", "/api/v1/courses/{w.course}", everyone(200), check=role_shown),
+    Case("GET", C, "draft", "/api/v1/courses/{w.draft}", DRAFT_READ, check=role_shown),
+    Case("GET", C, "unpublished", "/api/v1/courses/{w.unpublished}", UNPUBLISHED_READ),
+    Case(
+        "PATCH",
+        C,
+        "published",
+        "/api/v1/courses/{w.course}",
+        editors(200),
+        json={"summary": "Changed"},
+    ),
+    Case(
+        "PATCH",
+        C,
+        "draft",
+        "/api/v1/courses/{w.draft}",
+        draft_editors(200),
+        json={"summary": "Changed"},
+    ),
+    Case(
+        "DELETE",
+        C,
+        "draft",
+        "/api/v1/courses/{w.draft}",
+        by(401, 404, 404, 404, 403, 403, 204, 204),
+    ),
+    Case(
+        "DELETE",
+        C,
+        "published (not deletable)",
+        "/api/v1/courses/{w.course}",
+        by(401, 403, 403, 403, 403, 403, 409, 409),
+    ),
+    Case(
+        "POST",
+        C + "/publish",
+        "draft",
+        "/api/v1/courses/{w.draft}/publish",
+        draft_editors(200),
+    ),
+    Case(
+        "POST",
+        C + "/unpublish",
+        "published",
+        "/api/v1/courses/{w.course}/unpublish",
+        admin_only(200),
+    ),
+    Case(
+        "POST",
+        C + "/archive",
+        "published",
+        "/api/v1/courses/{w.course}/archive",
+        managers(200),
+    ),
+    # Staff
+    Case("GET", C + "/staff", "published", "/api/v1/courses/{w.course}/staff", staff(200)),
+    Case(
+        "GET",
+        C + "/staff",
+        "draft",
+        "/api/v1/courses/{w.draft}/staff",
+        by(401, 404, 404, 404, 200, 200, 200, 200),
+    ),
+    Case(
+        "GET",
+        C + "/staff/{user_id}",
+        "co-instructor",
+        "/api/v1/courses/{w.course}/staff/{w.people[co].id}",
+        staff(200),
+    ),
+    Case(
+        "PUT",
+        C + "/staff/{user_id}",
+        "add newcomer",
+        "/api/v1/courses/{w.course}/staff/{w.newcomer_id}",
+        managers(200),
+        json={"role": "teaching_assistant"},
+    ),
+    Case(
+        "DELETE",
+        C + "/staff/{user_id}",
+        "remove ta",
+        "/api/v1/courses/{w.course}/staff/{w.people[ta].id}",
+        managers(204),
+    ),
+    # Outline and order
+    Case(
+        "GET",
+        C + "/outline",
+        "published",
+        "/api/v1/courses/{w.course}/outline",
+        everyone(200),
+        check=outline_shaped,
+    ),
+    Case("GET", C + "/outline", "draft", "/api/v1/courses/{w.draft}/outline", DRAFT_READ),
+    Case(
+        "GET",
+        C + "/outline",
+        "unpublished",
+        "/api/v1/courses/{w.unpublished}/outline",
+        UNPUBLISHED_READ,
+    ),
+    Case(
+        "POST",
+        C + "/reorder",
+        "published",
+        "/api/v1/courses/{w.course}/reorder",
+        editors(200),
+        json={"module_id": "{w.module2}", "position": 0},
+    ),
+    # Modules
+    Case(
+        "POST",
+        C + "/modules",
+        "published",
+        "/api/v1/courses/{w.course}/modules",
+        editors(201),
+        json={"title": "Week 3"},
+    ),
+    Case(
+        "POST",
+        C + "/modules",
+        "draft",
+        "/api/v1/courses/{w.draft}/modules",
+        draft_editors(201),
+        json={"title": "Week 3"},
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/modules/{module_id}",
+        "published",
+        "/api/v1/modules/{w.module}",
+        editors(200),
+        json={"title": "Renamed week"},
+    ),
+    Case(
+        "PATCH",
+        "/api/v1/modules/{module_id}",
+        "draft",
+        "/api/v1/modules/{w.draft_module}",
+        draft_editors(200),
+        json={"title": "Renamed week"},
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/modules/{module_id}",
+        "published",
+        "/api/v1/modules/{w.module}",
+        editors(204),
+    ),
+    Case(
+        "POST",
+        "/api/v1/modules/{module_id}/lessons",
+        "published",
+        "/api/v1/modules/{w.module}/lessons",
+        editors(201),
+        json={"title": "New lesson", "kind": "text"},
+    ),
+    Case(
+        "POST",
+        "/api/v1/modules/{module_id}/lessons",
+        "draft",
+        "/api/v1/modules/{w.draft_module}/lessons",
+        draft_editors(201),
+        json={"title": "New lesson", "kind": "text"},
+    ),
+    # Lessons
+    Case(
+        "GET",
+        L,
+        "released",
+        "/api/v1/lessons/{w.released}",
+        participants(200) | {A: frozenset({403})},
+    ),
+    Case("GET", L, "drip", "/api/v1/lessons/{w.drip}", by(403, 403, 403, 403, 200, 200, 200, 200)),
+    Case("GET", L, "preview", "/api/v1/lessons/{w.preview}", everyone(200)),
+    Case("GET", L, "draft", "/api/v1/lessons/{w.draft_lesson}", DRAFT_READ),
+    Case("GET", L, "unpublished", "/api/v1/lessons/{w.unpublished_lesson}", UNPUBLISHED_READ),
+    Case(
+        "PATCH",
+        L,
+        "published",
+        "/api/v1/lessons/{w.released}",
+        editors(200),
+        json={"title": "Renamed lesson"},
+    ),
+    Case(
+        "PATCH",
+        L,
+        "draft",
+        "/api/v1/lessons/{w.draft_lesson}",
+        draft_editors(200),
+        json={"title": "Renamed lesson"},
+    ),
+    Case("DELETE", L, "published", "/api/v1/lessons/{w.preview}", editors(204)),
+    Case("DELETE", L, "draft", "/api/v1/lessons/{w.draft_lesson}", draft_editors(204)),
+    # Lesson files. The upload goes to a file lesson without a file: replacing one deletes the
+    # old object after the commit, which the rolled-back world would still point at.
+    Case(
+        "PUT",
+        L + "/file",
+        "file lesson without a file",
+        "/api/v1/lessons/{w.blank_file}/file",
+        editors(200),
+        upload=True,
+    ),
+    Case(
+        "GET",
+        L + "/file",
+        "file lesson",
+        "/api/v1/lessons/{w.file_lesson}/file",
+        by(403, 403, 200, 403, 200, 200, 200, 200),
+    ),
+    Case("GET", L + "/file", "preview", "/api/v1/lessons/{w.preview_file}/file", everyone(200)),
+    Case(
+        "GET",
+        L + "/file",
+        "no file yet",
+        "/api/v1/lessons/{w.blank_file}/file",
+        by(403, 403, 404, 403, 404, 404, 404, 404),
+    ),
+    # Enrollment
+    Case(
+        "POST",
+        C + "/enrollments",
+        "self, published",
+        "/api/v1/courses/{w.course}/enrollments",
+        by(401, 201, 200, 201, 409, 409, 409, 409),
+    ),
+    Case(
+        "POST",
+        C + "/enrollments",
+        "self, draft",
+        "/api/v1/courses/{w.draft}/enrollments",
+        by(401, 404, 404, 404, 409, 409, 409, 409),
+    ),
+    Case(
+        "POST",
+        C + "/enrollments",
+        "self, unpublished",
+        "/api/v1/courses/{w.unpublished}/enrollments",
+        by(401, 404, 404, 404, 404, 404, 409, 409),
+    ),
+    Case(
+        "POST",
+        C + "/enrollments",
+        "add newcomer",
+        "/api/v1/courses/{w.course}/enrollments",
+        staff(201),
+        json={"user_id": "{w.newcomer_id}"},
+    ),
+    Case(
+        "DELETE",
+        C + "/enrollments/me",
+        "published",
+        "/api/v1/courses/{w.course}/enrollments/me",
+        by(401, 404, 204, 404, 404, 404, 404, 404),
+    ),
+    Case(
+        "DELETE",
+        C + "/enrollments/me",
+        "unpublished",
+        "/api/v1/courses/{w.unpublished}/enrollments/me",
+        signed_in(404),
+    ),
+    Case(
+        "DELETE",
+        C + "/enrollments/{user_id}",
+        "classmate",
+        "/api/v1/courses/{w.course}/enrollments/{w.classmate.id}",
+        staff(204),
+    ),
+    Case(
+        "GET",
+        C + "/enrollments",
+        "published",
+        "/api/v1/courses/{w.course}/enrollments",
+        staff(200),
+        check=roster_of_course,
+    ),
+    Case(
+        "GET",
+        C + "/enrollments",
+        "draft",
+        "/api/v1/courses/{w.draft}/enrollments",
+        by(401, 404, 404, 404, 200, 200, 200, 200),
+    ),
+    Case(
+        "GET",
+        "/api/v1/users/me/enrollments",
+        "self",
+        "/api/v1/users/me/enrollments",
+        signed_in(200),
+        check=own_enrollments_only,
+    ),
+    # Progress
+    Case(
+        "PUT",
+        L + "/progress",
+        "released",
+        "/api/v1/lessons/{w.released}/progress",
+        participants(200),
+        json={"position_seconds": 3},
+    ),
+    Case(
+        "PUT",
+        L + "/progress",
+        "drip",
+        "/api/v1/lessons/{w.drip}/progress",
+        by(401, 403, 409, 403, 200, 200, 200, 200),
+        json={"position_seconds": 3},
+    ),
+    Case(
+        "PUT",
+        L + "/progress",
+        "unpublished",
+        "/api/v1/lessons/{w.unpublished_lesson}/progress",
+        by(401, 404, 404, 404, 404, 404, 200, 200),
+        json={"position_seconds": 3},
+    ),
+    Case(
+        "POST",
+        L + "/complete",
+        "released",
+        "/api/v1/lessons/{w.released}/complete",
+        participants(200),
+    ),
+    Case(
+        "POST",
+        L + "/complete",
+        "drip",
+        "/api/v1/lessons/{w.drip}/complete",
+        by(401, 403, 409, 403, 200, 200, 200, 200),
+    ),
+    Case(
+        "POST",
+        L + "/complete",
+        "unpublished",
+        "/api/v1/lessons/{w.unpublished_lesson}/complete",
+        by(401, 404, 404, 404, 404, 404, 200, 200),
+    ),
+    Case(
+        "GET",
+        C + "/progress",
+        "published",
+        "/api/v1/courses/{w.course}/progress",
+        participants(200),
+        check=own_progress_only,
+    ),
+    Case(
+        "GET",
+        C + "/progress",
+        "unpublished",
+        "/api/v1/courses/{w.unpublished}/progress",
+        by(401, 404, 404, 404, 404, 404, 200, 200),
+    ),
+    Case(
+        "GET",
+        C + "/continue",
+        "published",
+        "/api/v1/courses/{w.course}/continue",
+        participants(200),
+        check=continue_from_own_progress,
+    ),
+    Case(
+        "GET",
+        C + "/continue",
+        "unpublished",
+        "/api/v1/courses/{w.unpublished}/continue",
+        by(401, 404, 404, 404, 404, 404, 200, 200),
+    ),
+    # Catalog: published courses only, whoever asks (staff edit drafts elsewhere)
+    Case(
+        "GET",
+        "/api/v1/catalog",
+        "search",
+        "/api/v1/catalog?q=matrix",
+        everyone(200),
+        check=published_only,
+    ),
+    Case("GET", "/api/v1/catalog", "all", "/api/v1/catalog", everyone(200), check=published_only),
+    Case(
+        "GET",
+        "/api/v1/catalog/{course}",
+        "published id",
+        "/api/v1/catalog/{w.course}",
+        everyone(200),
+    ),
+    Case(
+        "GET",
+        "/api/v1/catalog/{course}",
+        "published slug",
+        "/api/v1/catalog/{w.course_slug}",
+        everyone(200),
+    ),
+    Case("GET", "/api/v1/catalog/{course}", "draft id", "/api/v1/catalog/{w.draft}", everyone(404)),
+    Case(
+        "GET",
+        "/api/v1/catalog/{course}",
+        "draft slug",
+        "/api/v1/catalog/{w.draft_slug}",
+        everyone(404),
+    ),
+    Case(
+        "GET",
+        "/api/v1/catalog/{course}",
+        "unpublished",
+        "/api/v1/catalog/{w.unpublished}",
+        everyone(404),
+    ),
+    Case(
+        "GET",
+        "/api/v1/catalog/{course}/similar",
+        "published",
+        "/api/v1/catalog/{w.course}/similar",
+        everyone(200),
+        check=not_similar_to_drafts,
+    ),
+    Case(
+        "GET",
+        "/api/v1/catalog/{course}/similar",
+        "draft",
+        "/api/v1/catalog/{w.draft}/similar",
+        everyone(404),
+    ),
+]
+
+
+# --- fixtures ----------------------------------------------------------------------------------
+
+
+@dataclass
+class Env:
+    client: AppClient
+    conn: AsyncConnection
+    world: World
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def env(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Env]:
+    """The app and the world, once per module, inside a transaction rolled back at the end."""
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    async with engine.connect() as conn:
+        transaction = await conn.begin()
+        sessions = async_sessionmaker(
+            bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+        database = Database(engine=conn.engine, sessions=sessions)
+        settings = make_settings(database_url, data_dir=tmp_path_factory.mktemp("authz"), **LIMITS)
+        app = await asyncio.to_thread(create_app, settings, database=database, hasher=FAST_HASHER)
+        # No cookie jar: each request carries the persona's cookie itself (or none).
+        client: AppClient = TestClient(
+            TestServer(app), cookie_jar=DummyCookieJar(), headers={"Origin": settings.base_url}
+        )
+        await client.start_server()
+        try:
+            world = await Builder(client, database, session_cookie_name(settings)).build()
+            yield Env(client=client, conn=conn, world=world)
+        finally:
+            await client.close()
+            await transaction.rollback()
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def ctx(env: Env) -> AsyncIterator[Env]:
+    """One case: everything it changes is rolled back to the world as built."""
+    savepoint = await env.conn.begin_nested()
+    try:
+        yield env
+    finally:
+        if savepoint.is_active:
+            await savepoint.rollback()
+
+
+# --- helpers -----------------------------------------------------------------------------------
+
+_IGNORED_COLUMNS = ("last_used_at", "last_seen_at")  # touched by authenticating, not by a change
+
+
+def _fingerprint_sql() -> str:
+    drop = "".join(f" - '{c}'" for c in _IGNORED_COLUMNS)
+    # Table names come from our own metadata, never from input.
+    digest = "md5(coalesce(string_agg(x, ',' ORDER BY x), ''))"
+    parts = [
+        f"SELECT '{t.name}' AS name, {digest} AS digest "  # noqa: S608
+        f'FROM (SELECT (to_jsonb(t){drop})::text AS x FROM "{t.name}" t) s'
+        for t in Base.metadata.sorted_tables
+    ]
+    return " UNION ALL ".join(parts)
+
+
+FINGERPRINT = text(_fingerprint_sql())
+
+
+async def fingerprint(conn: AsyncConnection) -> dict[str, str]:
+    return {str(name): str(digest) for name, digest in (await conn.execute(FINGERPRINT)).all()}
+
+
+def _fill(value: Any, **names: Any) -> Any:
+    if isinstance(value, str):
+        return value.format(**names)
+    if isinstance(value, dict):
+        return {k: _fill(v, **names) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_fill(v, **names) for v in value]
+    return value
+
+
+def _names(w: World, persona: Persona) -> dict[str, Any]:
+    # Persona keys are str enums, so ``{w.people[co].id}`` finds the co-instructor.
+    return {"w": w, "me": w.person(persona)}
+
+
+# --- tests -------------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio(loop_scope="module")
+@pytest.mark.parametrize(
+    ("case", "persona"),
+    [pytest.param(c, p, id=c.id_for(p)) for c in CASES for p in PERSONAS],
+)
+async def test_matrix(ctx: Env, case: Case, persona: Persona) -> None:
+    w = ctx.world
+    names = _names(w, persona)
+    url = _fill(case.url, **names)
+    expected = case.expect[persona]
+    refusal = all(s >= 400 for s in expected)
+    before = await fingerprint(ctx.conn) if refusal else {}
+
+    headers = auth_headers(w.person(persona))
+    kwargs: dict[str, Any] = {}
+    if case.upload:
+        headers |= {"Content-Type": "application/pdf", "X-Filename": "notes.pdf"}
+        kwargs["data"] = PDF
+    elif case.json is not None:
+        kwargs["json"] = _fill(case.json, **names)
+    resp = await ctx.client.request(case.method, url, headers=headers, **kwargs)
+    raw = await resp.read()
+    body = raw.decode(errors="replace")
+
+    assert resp.status in expected, (
+        f"{case.method} {url} as {persona}: expected {sorted(expected)}, got {resp.status}: "
+        f"{body[:400]}"
+    )
+    leaks = [s for s, allowed in SECRETS.items() if persona not in allowed and s in body]
+    assert not leaks, f"{case.method} {url} as {persona} leaks {leaks}: {body[:400]}"
+    if refusal:
+        after = await fingerprint(ctx.conn)
+        changed = sorted(t for t in before if before[t] != after[t])
+        assert not changed, f"refused, yet changed: {changed}"
+    elif case.check is not None:
+        case.check(w, persona, json.loads(body))
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_every_api_route_is_in_the_matrix(database_url: str, tmp_path: Path) -> None:
+    settings = make_settings(database_url, data_dir=tmp_path)
+    app: web.Application = await asyncio.to_thread(create_app, settings)
+    declared = {
+        (route.method, route.resource.canonical)
+        for route in app.router.routes()
+        if route.resource is not None
+        and route.resource.canonical.startswith("/api/v1/")
+        and route.method not in ("HEAD", "OPTIONS")
+    }
+    covered = {(c.method, c.route) for c in CASES}
+    missing = sorted(declared - covered)
+    stale = sorted(covered - declared)
+    assert not missing, "routes without an authorization-matrix entry (add a Case):\n" + "\n".join(
+        f"  {m} {p}" for m, p in missing
+    )
+    assert not stale, "matrix entries for routes that do not exist:\n" + "\n".join(
+        f"  {m} {p}" for m, p in stale
+    )
