@@ -16,8 +16,13 @@ Courses, all of the owner's:
   month) and a preview lesson; ``module2`` with a file lesson (a PDF uploaded), a preview file
   lesson (a PDF uploaded) and a file lesson without a file yet (``blank_file``);
 * ``draft``, never published, with the same category and tags (a "similar" candidate);
-* ``unpublished``: published, the student enrolled and completed its lesson, then an admin
-  returned it to draft.
+* ``draft``'s lessons are preview lessons (a text one and a file one), so only the draft itself
+  keeps them from visitors;
+* ``unpublished``: published, the student enrolled and completed its (preview) lesson, then an
+  admin returned it to draft.
+
+And ``other_course``, the other instructor's own published course, for references across
+courses (a lesson or module of one course used in a request about another).
 
 Everything is created through the API except the first administrator's role (no API can make
 the first admin). Texts that only some personas may ever see carry the ``SECRET_*`` markers
@@ -75,6 +80,7 @@ SECRETS: dict[str, frozenset[Persona]] = {
 
 PDF = samples.pdf() + b"%" + SECRET_FILE + b"\n%" + b"x" * 512 + b"\n"
 PREVIEW_PDF = samples.pdf() + b"%syllabus\n"
+DRAFT_PDF = samples.pdf() + b"%" + SECRET_DRAFT.encode() + b"\n"
 
 ROLES = {
     Persona.OTHER_INSTRUCTOR: Role.INSTRUCTOR,
@@ -114,8 +120,12 @@ class World:
     draft_slug: str = ""
     draft_module: str = ""
     draft_lesson: str = ""
+    draft_file: str = ""
     unpublished: str = ""
     unpublished_lesson: str = ""
+    other_course: str = ""
+    other_module: str = ""
+    other_lesson: str = ""
 
     def person(self, persona: Persona) -> Person:
         return self.people[persona]
@@ -233,15 +243,8 @@ class Builder:
         w.file_lesson = await self.lesson(w.module2, "Handout", kind="file")
         w.preview_file = await self.lesson(w.module2, "Syllabus", kind="file", is_preview=True)
         w.blank_file = await self.lesson(w.module2, "Later handout", kind="file")
-        for lesson, data in ((w.file_lesson, PDF), (w.preview_file, PREVIEW_PDF)):
-            await self.call(
-                "PUT",
-                f"/api/v1/lessons/{lesson}/file",
-                owner,
-                200,
-                data=data,
-                headers={"Content-Type": "application/pdf", "X-Filename": "notes.pdf"},
-            )
+        await self.upload(w.file_lesson, PDF)
+        await self.upload(w.preview_file, PREVIEW_PDF)
         await self.staff(w.course)
         await self.call("POST", f"/api/v1/courses/{w.course}/publish", owner, 200)
         for who in (student, classmate):
@@ -267,7 +270,12 @@ class Builder:
         )
         w.draft, w.draft_slug = draft["id"], draft["slug"]
         w.draft_module = await self.module(w.draft, "Draft week")
-        w.draft_lesson = await self.lesson(w.draft_module, "Draft lesson", body="draft body")
+        # Preview lessons, yet a draft's: nobody but its staff may open them.
+        w.draft_lesson = await self.lesson(
+            w.draft_module, "Draft lesson", body=f"{SECRET_DRAFT} body", is_preview=True
+        )
+        w.draft_file = await self.lesson(w.draft_module, "Draft file", kind="file", is_preview=True)
+        await self.upload(w.draft_file, DRAFT_PDF)
         await self.staff(w.draft)
 
         # Published, taken by the student, then returned to draft by an admin.
@@ -280,26 +288,46 @@ class Builder:
         )
         w.unpublished = unpublished["id"]
         module = await self.module(w.unpublished, "Old week")
-        w.unpublished_lesson = await self.lesson(module, "Old lesson", body="old body")
+        w.unpublished_lesson = await self.lesson(
+            module, "Old lesson", body=f"{SECRET_UNPUBLISHED} body", is_preview=True
+        )
         await self.call("POST", f"/api/v1/courses/{w.unpublished}/publish", owner, 200)
         await self.call("POST", f"/api/v1/courses/{w.unpublished}/enrollments", student, 201)
         await self.call("POST", f"/api/v1/lessons/{w.unpublished_lesson}/complete", student, 200)
         await self.call("POST", f"/api/v1/courses/{w.unpublished}/unpublish", admin, 200)
+
+        # The other instructor's own course, for references across courses.
+        other = people[Persona.OTHER_INSTRUCTOR]
+        body = await self.call("POST", "/api/v1/courses", other, 201, json={"title": "Elsewhere"})
+        w.other_course = body["id"]
+        w.other_module = await self.module(w.other_course, "Elsewhere week", other)
+        w.other_lesson = await self.lesson(w.other_module, "Elsewhere lesson", who=other)
+        await self.call("POST", f"/api/v1/courses/{w.other_course}/publish", other, 200)
         return w
 
-    async def module(self, course: str, title: str) -> str:
-        owner = self.world.people[Persona.OWNER]
+    async def upload(self, lesson: str, data: bytes) -> None:
+        await self.call(
+            "PUT",
+            f"/api/v1/lessons/{lesson}/file",
+            self.world.people[Persona.OWNER],
+            200,
+            data=data,
+            headers={"Content-Type": "application/pdf", "X-Filename": "notes.pdf"},
+        )
+
+    async def module(self, course: str, title: str, who: Person | None = None) -> str:
+        who = who or self.world.people[Persona.OWNER]
         body = await self.call(
-            "POST", f"/api/v1/courses/{course}/modules", owner, 201, json={"title": title}
+            "POST", f"/api/v1/courses/{course}/modules", who, 201, json={"title": title}
         )
         return str(body["id"])
 
-    async def lesson(self, module: str, title: str, kind: str = "text", **fields: Any) -> str:
-        owner = self.world.people[Persona.OWNER]
+    async def lesson(
+        self, module: str, title: str, kind: str = "text", who: Person | None = None, **fields: Any
+    ) -> str:
+        who = who or self.world.people[Persona.OWNER]
         payload = {"title": title, "kind": kind, **fields}
-        body = await self.call(
-            "POST", f"/api/v1/modules/{module}/lessons", owner, 201, json=payload
-        )
+        body = await self.call("POST", f"/api/v1/modules/{module}/lessons", who, 201, json=payload)
         return str(body["id"])
 
     async def staff(self, course: str) -> None:

@@ -44,8 +44,14 @@ from server.cookies import session_cookie_name
 from server.state import Database
 from tests.conftest import FAST_HASHER, PASSWORD, AppClient, make_settings
 from tests.server.api.authz_world import (
+    CLASSMATE_EMAIL,
     PDF,
     PERSONAS,
+    SECRET_DRAFT,
+    SECRET_DRIP,
+    SECRET_FILE,
+    SECRET_RELEASED,
+    SECRET_UNPUBLISHED,
     SECRETS,
     STAFF,
     Builder,
@@ -377,6 +383,15 @@ CASES: list[Case] = [
         by(401, 403, 403, 201, 403, 201, 201, 201),
         json={"title": "Yet another course"},
     ),
+    # A prerequisite is a reference to a course: a draft one may name it only if they see it.
+    Case(
+        "POST",
+        "/api/v1/courses",
+        "draft as prerequisite",
+        "/api/v1/courses",
+        by(401, 403, 403, 422, 403, 201, 201, 201),
+        json={"title": "Sequel", "prerequisite_ids": ["{w.draft}"]},
+    ),
     Case("GET", C, "published", "/api/v1/courses/{w.course}", everyone(200), check=role_shown),
     Case("GET", C, "draft", "/api/v1/courses/{w.draft}", DRAFT_READ, check=role_shown),
     Case("GET", C, "unpublished", "/api/v1/courses/{w.unpublished}", UNPUBLISHED_READ),
@@ -486,6 +501,31 @@ CASES: list[Case] = [
         "/api/v1/courses/{w.course}/reorder",
         editors(200),
         json={"module_id": "{w.module2}", "position": 0},
+    ),
+    # References across courses: another course's lesson or module is not found here.
+    Case(
+        "POST",
+        C + "/reorder",
+        "another course's lesson",
+        "/api/v1/courses/{w.course}/reorder",
+        editors(404),
+        json={"lesson_id": "{w.other_lesson}", "module_id": "{w.module}", "position": 0},
+    ),
+    Case(
+        "POST",
+        C + "/reorder",
+        "another course's module",
+        "/api/v1/courses/{w.course}/reorder",
+        editors(404),
+        json={"module_id": "{w.other_module}", "position": 0},
+    ),
+    Case(
+        "POST",
+        C + "/reorder",
+        "this lesson into the other course",
+        "/api/v1/courses/{w.other_course}/reorder",
+        by(401, 403, 403, 404, 403, 403, 403, 404),
+        json={"lesson_id": "{w.released}", "module_id": "{w.other_module}", "position": 0},
     ),
     # Modules
     Case(
@@ -598,6 +638,7 @@ CASES: list[Case] = [
         "/api/v1/lessons/{w.blank_file}/file",
         by(403, 403, 404, 403, 404, 404, 404, 404),
     ),
+    Case("GET", L + "/file", "draft preview", "/api/v1/lessons/{w.draft_file}/file", DRAFT_READ),
     # Enrollment
     Case(
         "POST",
@@ -695,6 +736,14 @@ CASES: list[Case] = [
         "unpublished",
         "/api/v1/lessons/{w.unpublished_lesson}/progress",
         by(401, 404, 404, 404, 404, 404, 200, 200),
+        json={"position_seconds": 3},
+    ),
+    Case(
+        "PUT",
+        L + "/progress",
+        "draft preview",
+        "/api/v1/lessons/{w.draft_lesson}/progress",
+        by(401, 404, 404, 404, 200, 200, 200, 200),
         json={"position_seconds": 3},
     ),
     Case(
@@ -952,3 +1001,44 @@ async def test_every_api_route_is_in_the_matrix(database_url: str, tmp_path: Pat
     assert not stale, "matrix entries for routes that do not exist:\n" + "\n".join(
         f"  {m} {p}" for m, p in stale
     )
+
+
+# --- the guards themselves are not vacuous ------------------------------------------------------
+
+
+async def _as(ctx: Env, persona: Persona, method: str, url: str, **kw: Any) -> tuple[int, str]:
+    w = ctx.world
+    resp = await ctx.client.request(
+        method, _fill(url, **_names(w, persona)), headers=auth_headers(w.person(persona)), **kw
+    )
+    return resp.status, (await resp.read()).decode(errors="replace")
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_fingerprint_sees_a_change(ctx: Env) -> None:
+    before = await fingerprint(ctx.conn)
+    status, _ = await _as(
+        ctx, Persona.OWNER, "PATCH", "/api/v1/courses/{w.course}", json={"summary": "Changed"}
+    )
+    assert status == 200
+    after = await fingerprint(ctx.conn)
+    assert sorted(t for t in before if before[t] != after[t]) == ["courses"]
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_every_secret_is_shown_to_someone(ctx: Env) -> None:
+    """Each marker does reach the personas allowed to see it, so searching for it means
+    something (a sanitiser rewriting it would make the leak checks pass vacuously)."""
+    shown = {
+        SECRET_RELEASED: (Persona.STUDENT, "/api/v1/lessons/{w.released}"),
+        SECRET_DRIP: (Persona.TA, "/api/v1/lessons/{w.drip}"),
+        SECRET_FILE.decode(): (Persona.STUDENT, "/api/v1/lessons/{w.file_lesson}/file"),
+        SECRET_DRAFT: (Persona.TA, "/api/v1/courses/{w.draft}"),
+        SECRET_UNPUBLISHED: (Persona.OWNER, "/api/v1/courses/{w.unpublished}"),
+        CLASSMATE_EMAIL: (Persona.TA, "/api/v1/courses/{w.course}/enrollments"),
+    }
+    assert set(shown) == set(SECRETS)
+    for secret, (persona, url) in shown.items():
+        status, body = await _as(ctx, persona, "GET", url)
+        assert status == 200, body
+        assert secret in body, (secret, persona, url)
