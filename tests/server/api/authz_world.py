@@ -96,6 +96,7 @@ class Person:
     email: str
     cookie: str  # "name=value" for the Cookie header; "" for the anonymous
     token_id: str  # one of their personal access tokens (a random id for the anonymous)
+    token: str = ""  # that token's secret, for "Authorization: Bearer" ("" for the anonymous)
 
 
 @dataclass
@@ -131,7 +132,10 @@ class World:
         return self.people[persona]
 
 
-def auth_headers(person: Person) -> dict[str, str]:
+def auth_headers(person: Person, *, bearer: bool = False) -> dict[str, str]:
+    """The persona's session cookie (the browser's way), or its personal access token."""
+    if bearer:
+        return {"Authorization": f"Bearer {person.token}"} if person.token else {}
     return {"Cookie": person.cookie} if person.cookie else {}
 
 
@@ -179,7 +183,7 @@ class Builder:
         token = await self.call(
             "POST", "/api/v1/users/me/tokens", person, 201, json={"name": f"{label} token"}
         )
-        person.token_id = token["id"]
+        person.token_id, person.token = token["id"], token["token"]
         return person
 
     async def build(self) -> World:

@@ -201,6 +201,10 @@ def published_only(w: World, p: Persona, body: Any) -> None:
     assert not ids & {w.draft, w.unpublished}, ids
 
 
+def published_only_nothing(w: World, p: Persona, body: Any) -> None:
+    assert body["items"] == [], body
+
+
 def not_similar_to_drafts(w: World, p: Persona, body: Any) -> None:
     ids = {item["id"] for item in body["items"]}
     assert not ids & {w.draft, w.unpublished}, ids
@@ -809,6 +813,14 @@ CASES: list[Case] = [
     Case("GET", "/api/v1/catalog", "all", "/api/v1/catalog", everyone(200), check=published_only),
     Case(
         "GET",
+        "/api/v1/catalog",
+        "search for the draft",
+        "/api/v1/catalog?q=draft-secret",
+        everyone(200),
+        check=published_only_nothing,
+    ),
+    Case(
+        "GET",
         "/api/v1/catalog/{course}",
         "published id",
         "/api/v1/catalog/{w.course}",
@@ -1042,3 +1054,47 @@ async def test_every_secret_is_shown_to_someone(ctx: Env) -> None:
         status, body = await _as(ctx, persona, "GET", url)
         assert status == 200, body
         assert secret in body, (secret, persona, url)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_reads_over_bearer_tokens_match_the_matrix(ctx: Env) -> None:
+    """The same answers with a personal access token instead of the session cookie (safe
+    methods only: unsafe cases change the world, and each runs in its own savepoint)."""
+    w = ctx.world
+    wrong = []
+    for case in (c for c in CASES if c.method == "GET"):
+        for persona in PERSONAS:
+            url = _fill(case.url, **_names(w, persona))
+            resp = await ctx.client.get(url, headers=auth_headers(w.person(persona), bearer=True))
+            body = (await resp.read()).decode(errors="replace")
+            if resp.status not in case.expect[persona]:
+                wrong.append(f"{case.id_for(persona)}: {resp.status}")
+            leaks = [s for s, allowed in SECRETS.items() if persona not in allowed and s in body]
+            if leaks:
+                wrong.append(f"{case.id_for(persona)}: leaks {leaks}")
+    assert not wrong, "\n".join(wrong)
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_a_student_who_unenrolls_loses_access(ctx: Env) -> None:
+    student = Persona.STUDENT
+    status, body = await _as(ctx, student, "DELETE", "/api/v1/courses/{w.course}/enrollments/me")
+    assert status == 204, body
+    for method, url, expected in (
+        ("GET", "/api/v1/lessons/{w.released}", 403),
+        ("GET", "/api/v1/lessons/{w.file_lesson}/file", 403),
+        ("GET", "/api/v1/lessons/{w.preview}", 200),
+        ("GET", "/api/v1/courses/{w.course}/progress", 403),
+        ("GET", "/api/v1/courses/{w.course}/continue", 403),
+        ("POST", "/api/v1/lessons/{w.released}/complete", 403),
+    ):
+        status, body = await _as(ctx, student, method, url)
+        assert status == expected, (method, url, status, body)
+        assert SECRET_RELEASED not in body
+        assert SECRET_FILE.decode() not in body
+    status, body = await _as(ctx, student, "GET", "/api/v1/courses/{w.course}/outline")
+    assert status == 200
+    assert SECRET_RELEASED not in body
+    status, body = await _as(ctx, student, "GET", "/api/v1/users/me/enrollments")
+    assert status == 200
+    assert json.loads(body)["items"] == []
