@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+import av.filter
 from av.audio.frame import AudioFrame
 from av.audio.resampler import AudioResampler
 from av.audio.stream import AudioStream
@@ -381,6 +382,47 @@ class _Output:
         )
 
 
+class _Upright:
+    """Turns frames the way their display matrix says (phones store portrait video sideways).
+
+    ``rotation`` is ``VideoFrame.rotation``: counter-clockwise degrees; as FFmpeg's own
+    autorotate, 90 -> ``transpose=cclock``, -90 -> ``transpose=clock``, 180 -> both flips.
+    """
+
+    FILTERS: dict[int, tuple[tuple[str, str | None], ...]] = {
+        90: (("transpose", "cclock"),),
+        270: (("transpose", "clock"),),
+        180: (("hflip", None), ("vflip", None)),
+    }
+
+    def __init__(self, frame: VideoFrame, turn: int) -> None:
+        self.graph = av.filter.Graph()
+        nodes = [
+            self.graph.add_buffer(
+                width=frame.width,
+                height=frame.height,
+                format=frame.format,
+                time_base=Fraction(1, 1000),
+            )
+        ]
+        nodes += [self.graph.add(name, args) for name, args in self.FILTERS[turn]]
+        nodes.append(self.graph.add("buffersink"))
+        self.graph.link_nodes(*nodes).configure()
+
+    def __call__(self, frame: VideoFrame) -> VideoFrame:
+        self.graph.vpush(frame)
+        return self.graph.vpull()
+
+
+def _turn(frame: VideoFrame) -> int:
+    """The counter-clockwise turn (0, 90, 180, 270) a frame needs to be shown upright."""
+    try:
+        rotation = frame.rotation
+    except (AttributeError, ValueError):
+        return 0
+    return round((rotation or 0) / 90) % 4 * 90
+
+
 def _write_poster(frame: VideoFrame, path: Path, width: int, height: int) -> None:
     poster_width = _even(min(width, POSTER_MAX_WIDTH))
     poster_height = _even(height * poster_width // width)
@@ -466,6 +508,8 @@ class _Transcoder:
         decode_errors = 0
         width = height = 0
         first_frame: VideoFrame | None = None
+        upright: _Upright | None = None
+        turn = 0
         poster_written = False
         poster_at = min(5.0, 0.1 * duration) if duration else 0.0
 
@@ -486,7 +530,11 @@ class _Transcoder:
                     f"The video is {frame.width}x{frame.height} pixels; the largest supported "
                     f"size is {MAX_DIMENSION} pixels on a side."
                 )
-            width, height = _display_size(frame.width, frame.height, context.sample_aspect_ratio)
+            sar = context.sample_aspect_ratio
+            if turn in (90, 270):  # the pixel aspect ratio applies to the stored orientation
+                height, width = _display_size(frame.height, frame.width, sar)
+            else:
+                width, height = _display_size(frame.width, frame.height, sar)
             for rung, out_width, out_height in plan_ladder(width, height, self.ladder):
                 self.outputs.append(
                     _Output(
@@ -539,6 +587,11 @@ class _Transcoder:
                 if slot <= last_slot:
                     continue  # above the output rate, or a repeated timestamp
                 last_slot = slot
+                if not self.outputs:
+                    turn = _turn(item)
+                    upright = _Upright(item, turn) if turn else None
+                if upright is not None:
+                    item = upright(item)
                 if not self.outputs:
                     start(item)
                     first_frame = item

@@ -27,11 +27,13 @@ def make_clip(
     vfr: bool = False,
     container: str | None = None,
     video_codec: str = "libx264",
+    rotation: int = 0,
 ) -> Path:
     """Write a clip of ``seconds`` to ``path`` (the format follows the suffix unless given).
 
     ``vfr`` drops an irregular pattern of frames and keeps the others at their original times
-    (a millisecond time base), as phones and screen recorders do.
+    (a millisecond time base), as phones and screen recorders do. ``rotation`` stores a display
+    matrix turning the picture that many degrees counter-clockwise (a phone held upright).
     """
     with av.open(str(path), mode="w", format=container) as out:
         vstream: VideoStream | None = None
@@ -47,6 +49,8 @@ def make_clip(
                 vstream.options = {"preset": "ultrafast", "crf": "30"}
             if vfr:
                 vstream.codec_context.time_base = Fraction(1, 1000)
+            if rotation:
+                vstream.set_display_rotation(rotation)
         if audio:
             astream = out.add_stream("aac", rate=44100)
             astream.layout = "mono"

@@ -227,6 +227,28 @@ def test_portrait_video_keeps_its_orientation(tmp_path: Path) -> None:
     assert (poster.width, poster.height) == (720, 1280)
 
 
+def test_rotated_phone_video_is_turned_upright(tmp_path: Path) -> None:
+    source = make_clip(tmp_path / "phone.mp4", seconds=1, width=640, height=360, rotation=90)
+    result = transcode(source, tmp_path / "out")
+    assert (result.width, result.height) == (360, 640)
+    assert [(r.width, r.height) for r in result.renditions] == [(360, 640)]
+    with av.open(str(source)) as container:
+        stored = next(container.decode(video=0))
+    pictures, _, _, _ = decode_segment(tmp_path / "out" / "360p" / "seg_00000.ts")
+    assert (pictures[0].width, pictures[0].height, pictures[0].rotation) == (360, 640, 0)
+
+    def luma(frame: VideoFrame) -> Callable[[int, int], int]:
+        plane = frame.planes[0]
+        data, stride = bytes(plane), plane.line_size
+        return lambda x, y: data[y * stride + x]
+
+    before, after = luma(stored), luma(pictures[0])
+    points = [(x, y) for x in range(20, 620, 60) for y in range(20, 340, 60)]
+    # turned 90 degrees counter-clockwise: the stored (x, y) is shown at (y, 639 - x)
+    error = sum(abs(before(x, y) - after(y, 639 - x)) for x, y in points) / len(points)
+    assert error < 10
+
+
 def test_small_source_gets_one_rung_at_its_own_size(tmp_path: Path) -> None:
     run = _run(tmp_path, "small.mp4", lambda p: make_clip(p, seconds=1, width=320, height=180))
     assert [(r.name, r.width, r.height) for r in run.result.renditions] == [("180p", 320, 180)]
