@@ -2,7 +2,11 @@
 
 The course pages (``/catalog``, ``/courses/{slug or id}``, ``/my``, ``/learn/{lesson id}``) are
 static HTML too: their script (``static/courses.js``) reads the slug or id from the address and
-asks the JSON API. They get the default security headers.
+asks the JSON API. So are the instructor pages (``/teach``: the courses one teaches,
+``static/teach.js``; ``/teach/{course id}``: the course editor, ``static/editor.js``). They get
+the default security headers, except that the lesson page may play media from ``blob:`` URLs:
+hls.js feeds the ``<video>`` through Media Source Extensions, whose object URL is a ``blob:``
+one, and ``media-src`` would otherwise fall back to ``default-src 'self'`` and refuse it.
 
 The pages that account emails link to: ``/reset-password`` and ``/verify-email``.
 
@@ -24,6 +28,7 @@ from pathlib import Path
 from aiohttp import web
 
 from server.middlewares_base import Handler
+from server.security_headers import CSP
 
 PAGES = {
     "/reset-password": "reset-password.html",
@@ -35,6 +40,14 @@ COURSE_PAGES = {
     "/courses/{course}": "course.html",
     "/my": "my.html",
     "/learn/{lesson}": "learn.html",
+    "/teach": "teach.html",
+    "/teach/{course}": "editor.html",
+}
+
+# The default policy plus blob: media for the lesson page's player (Media Source Extensions).
+PLAYER_CSP = f"{CSP}; media-src 'self' blob:"
+PAGE_OVERRIDES = {
+    "/learn/{lesson}": {"Content-Security-Policy": PLAYER_CSP},
 }
 
 PAGE_HEADERS = {
@@ -48,7 +61,7 @@ def add_page_routes(app: web.Application, static: Path) -> None:
     for path, filename in PAGES.items():
         app.router.add_get(path, _page(static / filename, PAGE_HEADERS))
     for path, filename in COURSE_PAGES.items():
-        app.router.add_get(path, _page(static / filename, {}))
+        app.router.add_get(path, _page(static / filename, PAGE_OVERRIDES.get(path, {})))
 
 
 def _page(file: Path, headers: dict[str, str]) -> Handler:

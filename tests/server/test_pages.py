@@ -264,3 +264,97 @@ async def test_start_page_links_to_the_course_pages(client: AppClient) -> None:
 async def test_unknown_course_page_paths_are_not_found(client: AppClient) -> None:
     assert (await client.get("/courses/a/b")).status == 404
     assert (await client.get("/learn/")).status == 404
+
+
+# --- the instructor pages (/teach, /teach/{course id}) and the lesson player's policy ----------
+
+TEACH_PAGES = {
+    "/teach": ("teach", "/static/teach.js", ["/static/teach.js"]),
+    "/teach/3f1c2a9e-8d4b-4c55-9a6e-0d9b1f3e7a21": (
+        "editor",
+        "/static/editor.js",
+        ["/static/editor.js", "/static/outline-editor.js", "/static/lesson-media.js"],
+    ),
+}
+# The modules the instructor pages and the player load (none may parse server text as HTML).
+TEACH_SCRIPTS = [
+    "/static/ui.js",
+    "/static/teach.js",
+    "/static/editor.js",
+    "/static/outline-editor.js",
+    "/static/lesson-media.js",
+]
+
+
+@pytest.mark.parametrize("path", TEACH_PAGES)
+async def test_teach_page_is_csp_clean_html(client: AppClient, path: str) -> None:
+    resp = await client.get(path, allow_redirects=False)
+    assert resp.status == 200
+    assert resp.content_type == "text/html"
+    assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+    assert "blob:" not in resp.headers["Content-Security-Policy"]
+    parsed = await parse(client, path)
+    assert parsed.inline_scripts == []
+    assert parsed.handlers == []
+    assert parsed.inline_styles == []
+    page, entry, _ = TEACH_PAGES[path]
+    assert [s.get("src") for s in parsed.scripts] == [entry]
+    assert parsed.scripts[0].get("type") == "module"
+    assert parsed.body.get("data-page") == page
+    assert {"/catalog", "/my", "/teach"} <= set(parsed.links)
+    for url in parsed.assets + parsed.links:
+        if url.startswith(("data:", "#")):
+            continue
+        assert url.startswith("/"), url
+        assert not url.startswith("//"), url
+        assert (await client.get(url)).status == 200, url
+
+
+@pytest.mark.parametrize("path", TEACH_PAGES)
+async def test_teach_scripts_find_what_they_need(client: AppClient, path: str) -> None:
+    parsed = await parse(client, path)
+    used: set[str] = set()
+    for script in TEACH_PAGES[path][2]:
+        resp = await client.get(script)
+        assert resp.status == 200, script
+        assert "javascript" in resp.content_type
+        used |= set(re.findall(r'getElementById\("([\w-]+)"\)', await resp.text()))
+    assert used
+    assert used <= parsed.ids, used - parsed.ids
+
+
+@pytest.mark.parametrize("script", TEACH_SCRIPTS)
+async def test_teach_scripts_insert_no_html(client: AppClient, script: str) -> None:
+    resp = await client.get(script)
+    assert resp.status == 200, script
+    text = await resp.text()
+    for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "DOMParser"):
+        assert banned not in text, (script, banned)
+    assert re.search(r"https?://\w", text) is None, script
+
+
+async def test_editor_uploads_raw_bodies_with_progress(client: AppClient) -> None:
+    ui = await (await client.get("/static/ui.js")).text()
+    assert "new XMLHttpRequest()" in ui
+    assert "xhr.upload.onprogress" in ui
+    assert 'xhr.open("PUT"' in ui
+    assert "filename=${encodeURIComponent(file.name)}" in ui
+    outline = await (await client.get("/static/outline-editor.js")).text()
+    assert "/reorder" in outline
+    assert "dragstart" in outline
+    assert '"drop"' in outline
+
+
+async def test_the_lesson_page_may_play_media_from_blob_urls(client: AppClient) -> None:
+    resp = await client.get("/learn/3f1c2a9e-8d4b-4c55-9a6e-0d9b1f3e7a21")
+    policy = resp.headers["Content-Security-Policy"]
+    assert "media-src 'self' blob:" in policy
+    assert "script-src 'self';" in policy  # everything else as strict as the default
+    assert "object-src 'none'" in policy
+    for other in ("/catalog", "/teach", "/my"):
+        assert "blob:" not in (await client.get(other)).headers["Content-Security-Policy"]
+
+
+async def test_unknown_teach_paths_are_not_found(client: AppClient) -> None:
+    assert (await client.get("/teach/a/b")).status == 404
+    assert (await client.get("/teach/")).status == 404

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 
@@ -90,6 +92,8 @@ async def test_page_assets_are_same_origin_and_served(client: AppClient) -> None
         ("/static/app.js", "javascript"),
         ("/static/api.js", "javascript"),
         ("/static/app.css", "text/css"),
+        ("/static/ui.js", "javascript"),
+        ("/static/vendor/hls.js/hls.min.js", "javascript"),
     ],
 )
 async def test_assets_are_served(client: AppClient, path: str, content_type: str) -> None:
@@ -129,3 +133,14 @@ async def test_script_talks_json_with_same_origin_credentials(client: AppClient)
     for text in (shared, script):
         assert "innerHTML" not in text  # server text is never parsed as HTML
         assert re.search(r"https?://", text) is None
+
+
+def test_vendored_hls_js_says_what_it_is() -> None:
+    """static/vendor/hls.js: the file as npm ships it, with its licence and provenance."""
+    folder = Path(__file__).resolve().parents[2] / "static" / "vendor" / "hls.js"
+    readme = (folder / "README").read_text()
+    assert "version: 1.7.4" in readme
+    assert "npm pack hls.js@1.7.4" in readme
+    assert "Apache" in (folder / "LICENSE").read_text()
+    digest = hashlib.sha256((folder / "hls.min.js").read_bytes()).hexdigest()
+    assert f"{digest}  hls.min.js" in readme
