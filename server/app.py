@@ -7,6 +7,7 @@ start-up releases what was already opened and shutdown closes the pool after the
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -18,13 +19,24 @@ from redis.asyncio import Redis
 from lms_core.accounts.config import AccountsConfig
 from lms_core.accounts.passwords import PasswordHasher, PasswordPolicy, load_common_passwords
 from lms_core.accounts.service import AccountService
+from lms_core.courses.playback import PlaybackSigner
 from lms_core.db import create_engine, create_session_factory
 from lms_core.jobs import JobRegistry
 from lms_core.mail.service import Mailer
 from lms_core.storage import Storage
 from lms_core.storage.local import LocalStorage
 from server import middlewares
-from server.api import admin, auth, catalog, courses, enrollment, system, users
+from server.api import (
+    admin,
+    auth,
+    catalog,
+    courses,
+    enrollment,
+    system,
+    thumbnails,
+    users,
+    videos,
+)
 from server.api.framework import Router
 from server.api.pages import add_page_routes
 from server.jobs import job_registry, job_runner
@@ -42,6 +54,7 @@ from server.state import (
     LIMITER,
     MAILER,
     OPENAPI,
+    PLAYBACK,
     REDIS,
     REGISTRY,
     SETTINGS,
@@ -59,6 +72,8 @@ ROUTERS: list[Router] = [
     courses.router,
     enrollment.router,
     catalog.router,
+    videos.router,
+    thumbnails.router,
 ]
 
 
@@ -77,7 +92,11 @@ def create_app(
 ) -> web.Application:
     """Build the application. ``database`` and ``hasher`` let tests inject a rolled-back
     transaction and cheap argon2 parameters, ``jobs`` job kinds of their own; production
-    passes none of them."""
+    passes none of them.
+
+    Without ``settings.secret_key`` (tests; the CLI always sets one) playback links are signed
+    with a key made up for this process, valid until it stops.
+    """
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[
@@ -92,7 +111,8 @@ def create_app(
     app[SETTINGS] = settings
     app[IN_FLIGHT] = InFlight()
     app[MAILER] = Mailer(sender=settings.mail_from, deliver=settings.smtp_host is not None)
-    app[JOB_REGISTRY] = jobs if jobs is not None else job_registry(settings)
+    secret = settings.secret_key.get_secret_value() if settings.secret_key else os.urandom(32)
+    app[PLAYBACK] = PlaybackSigner(secret)
     registry = CollectorRegistry(auto_describe=True)
     app[REGISTRY] = registry
     app[HTTP_METRICS] = HttpMetrics(registry)
@@ -103,6 +123,7 @@ def create_app(
         app.cleanup_ctx.append(_redis)
     app.cleanup_ctx.append(_rate_limiter)
     app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_job_registry(jobs))
     app.cleanup_ctx.append(_accounts(hasher or PasswordHasher()))
     if settings.workers_in_process:
         app.cleanup_ctx.append(mail_dispatcher)
@@ -161,6 +182,17 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     app[STORAGE] = storage
     yield
     await storage.close()
+
+
+def _job_registry(given: JobRegistry | None) -> CleanupContext:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        # After storage: job handlers (e.g. transcoding) read and write files.
+        app[JOB_REGISTRY] = (
+            given if given is not None else job_registry(app[SETTINGS], app[STORAGE])
+        )
+        yield
+
+    return ctx
 
 
 async def open_storage(settings: Settings) -> Storage:

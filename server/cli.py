@@ -24,7 +24,7 @@ from lms_core.errors import DomainError
 from lms_core.mail.service import Mailer
 from lms_core.migrate import current_revision, migrate
 from server import shutdown
-from server.app import create_app
+from server.app import create_app, open_storage
 from server.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
 from server.jobs import job_registry, run_job_runner
 from server.logging import configure_logging
@@ -223,9 +223,11 @@ async def _worker(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     config = smtp_config(settings)
+    storage = await open_storage(settings)
     try:
         async with asyncio.TaskGroup() as work:
-            work.create_task(run_job_runner(database, job_registry(settings), settings, stop))
+            registry = job_registry(settings, storage)
+            work.create_task(run_job_runner(database, registry, settings, stop))
             if config is None:
                 log.warning("no SMTP configured: mail stays in the outbox")
             else:
@@ -235,5 +237,6 @@ async def _worker(settings: Settings) -> None:
                 work.create_task(run_mail_dispatcher(database, mailer, SmtpTransport(config), stop))
             log.info("worker started")
     finally:
+        await storage.close()
         await engine.dispose()
         log.info("worker stopped")

@@ -8,22 +8,43 @@ for up to ``SEMINAR_SHUTDOWN_TIMEOUT`` seconds, then hands the rest back to the 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 from aiohttp import web
 
+from lms_core.courses.jobs import TRANSCODE_VIDEO, TranscodeVideoJob, UnreadableVideo
 from lms_core.jobs import JobRegistry, JobRunner
+from lms_core.storage import Storage
+from media.errors import UnreadableMedia
+from media.hls import TranscodeResult
+from media.transcode import run_transcode
 from server.settings import Settings
 from server.state import DATABASE, JOB_REGISTRY, SETTINGS, Database
 
 
-def job_registry(settings: Settings) -> JobRegistry:
+def job_registry(settings: Settings, storage: Storage) -> JobRegistry:
     """Every job kind Seminar runs, with its handler.
 
     A domain with background work declares its kinds and handlers in ``lms_core/<domain>/
     jobs.py`` and they are registered here, with whatever the handlers need from settings.
     """
-    return JobRegistry()
+    registry = JobRegistry()
+    registry.add(
+        TRANSCODE_VIDEO,
+        TranscodeVideoJob(storage, transcode_with_pyav, scratch_dir=settings.data_dir / "scratch"),
+    )
+    return registry
+
+
+async def transcode_with_pyav(
+    source: Path, out_dir: Path, *, on_progress: Callable[[float], Awaitable[None]]
+) -> TranscodeResult:
+    """media's transcoder (PyAV in a child process), in the terms of lms_core's port."""
+    try:
+        return await run_transcode(source, out_dir, on_progress=on_progress)
+    except UnreadableMedia as exc:
+        raise UnreadableVideo(str(exc)) from exc
 
 
 def make_runner(database: Database, registry: JobRegistry, settings: Settings) -> JobRunner:

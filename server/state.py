@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from lms_core.accounts.service import AccountService
 from lms_core.accounts.sessions import Actor
+from lms_core.courses.playback import PlaybackSigner
 from lms_core.db import SessionFactory
 from lms_core.jobs import JobRegistry
 from lms_core.mail.service import Mailer
@@ -36,6 +37,7 @@ HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
 REDIS = web.AppKey("redis", Redis)  # present only when REDIS_URL is set
 JOB_REGISTRY = web.AppKey("job_registry", JobRegistry)
 STORAGE: web.AppKey[Storage] = web.AppKey("storage")  # a Protocol: no runtime class to name
+PLAYBACK = web.AppKey("playback_signer", PlaybackSigner)
 
 REQUEST_ID = web.RequestKey("request_id", str)
 DB_SESSION = web.RequestKey("db_session", AsyncSession)

@@ -70,7 +70,7 @@ class CatalogItem(BaseModel):
     is_free: bool
     instructor: PersonOut
     enrollment_count: int
-    thumbnail_key: str | None = Field(description="Storage key of the thumbnail, if any.")
+    thumbnail_url: str | None = Field(description="The course's image, if it has one.")
     published_at: datetime | None
 
 

@@ -49,6 +49,7 @@ from lms_core.courses.models import (
     Module,
     StaffRole,
 )
+from lms_core.courses.thumbnails import thumbnail_url
 from lms_core.enrollment.models import Enrollment, EnrollmentStatus
 from lms_core.pagination import invalid_cursor
 
@@ -116,7 +117,7 @@ def _item(row: Row[Any]) -> schemas.CatalogItem:
         is_free=m["price_cents"] == 0,
         instructor=schemas.PersonOut(id=m["owner_id"], name=m["owner_name"]),
         enrollment_count=m["enrollment_count"],
-        thumbnail_key=m["thumbnail_key"],
+        thumbnail_url=thumbnail_url(m["id"], m["thumbnail_key"]),
         published_at=m["published_at"],
     )
 

@@ -27,7 +27,7 @@ from lms_core.accounts.sessions import Actor
 from lms_core.courses import access
 from lms_core.courses.content import get_lesson
 from lms_core.courses.errors import LessonNotFound
-from lms_core.courses.models import CourseFile, Lesson, LessonKind
+from lms_core.courses.models import CourseFile, Lesson, LessonKind, LessonVideo
 from lms_core.errors import Conflict, NotFound, TooLarge
 from lms_core.storage import StoredObject
 from lms_core.storage.filenames import sanitize_filename
@@ -36,6 +36,17 @@ from lms_core.storage.filenames import sanitize_filename
 class LessonNotFileKind(Conflict):
     default_code = "lesson_not_file"
     default_detail = "Only a file lesson takes a file."
+
+
+class LessonNotVideoKind(Conflict):
+    default_code = "lesson_not_video"
+    default_detail = "Only a video lesson takes a video."
+
+
+_WRONG_KIND: dict[LessonKind, type[Conflict]] = {
+    LessonKind.FILE: LessonNotFileKind,
+    LessonKind.VIDEO: LessonNotVideoKind,
+}
 
 
 class CourseFileNotFound(NotFound):
@@ -52,7 +63,9 @@ def new_key(course_id: uuid.UUID) -> str:
     return f"courses/{course_id}/files/{uuid.uuid4().hex}"
 
 
-async def _editable_lesson(session: AsyncSession, actor: Actor, lesson_id: uuid.UUID) -> Lesson:
+async def _editable_lesson(
+    session: AsyncSession, actor: Actor, lesson_id: uuid.UUID, kind: LessonKind
+) -> Lesson:
     lesson = await session.get(Lesson, lesson_id)
     if lesson is None:
         raise LessonNotFound()
@@ -60,22 +73,26 @@ async def _editable_lesson(session: AsyncSession, actor: Actor, lesson_id: uuid.
         await access.editable_course(session, actor, lesson.course_id)
     except access.CourseNotFound:
         raise LessonNotFound() from None
-    if lesson.kind is not LessonKind.FILE:
-        raise LessonNotFileKind()
+    if lesson.kind is not kind:
+        raise _WRONG_KIND[kind]()
     return lesson
 
 
 async def quota_used(
     session: AsyncSession, course_id: uuid.UUID, *, excluding_lesson: uuid.UUID | None = None
 ) -> int:
-    stmt = select(func.coalesce(func.sum(CourseFile.size), 0)).where(
+    """Bytes the course stores: its files (video sources included) and its videos' HLS output."""
+    files = select(func.coalesce(func.sum(CourseFile.size), 0)).where(
         CourseFile.course_id == course_id
     )
     if excluding_lesson is not None:
-        stmt = stmt.where(
+        files = files.where(
             (CourseFile.lesson_id.is_(None)) | (CourseFile.lesson_id != excluding_lesson)
         )
-    return int(await session.scalar(stmt) or 0)
+    videos = select(func.coalesce(func.sum(LessonVideo.hls_bytes), 0)).where(
+        LessonVideo.course_id == course_id
+    )
+    return int(await session.scalar(files) or 0) + int(await session.scalar(videos) or 0)
 
 
 def _check_quota(used: int, incoming: int, quota: int) -> None:
@@ -92,10 +109,12 @@ async def prepare_upload(
     *,
     declared_size: int | None,
     quota: int,
+    kind: LessonKind = LessonKind.FILE,
 ) -> Lesson:
-    """The lesson to upload to; 404/403 as for editing, 409 if not a file lesson, 413 if the
-    declared size cannot fit the course's quota."""
-    lesson = await _editable_lesson(session, actor, lesson_id)
+    """The lesson to upload to; 404/403 as for editing, 409 if it is not a lesson of ``kind``
+    (file lessons take a file, video lessons a video), 413 if the declared size cannot fit the
+    course's quota."""
+    lesson = await _editable_lesson(session, actor, lesson_id, kind)
     if declared_size is not None:
         used = await quota_used(session, lesson.course_id, excluding_lesson=lesson.id)
         _check_quota(used, declared_size, quota)
@@ -139,8 +158,13 @@ async def attach(
 async def file_for_download(
     session: AsyncSession, actor: Actor | None, lesson_id: uuid.UUID
 ) -> CourseFile:
-    """The lesson's file, for those who may open the lesson (as ``GET /lessons/{id}``)."""
-    await get_lesson(session, actor, lesson_id)
+    """The lesson's file, for those who may open the lesson (as ``GET /lessons/{id}``).
+
+    A video lesson's uploaded original is for its staff only: students watch the HLS output.
+    """
+    lesson, role = await get_lesson(session, actor, lesson_id)
+    if lesson.kind is not LessonKind.FILE and not role.is_staff:
+        raise CourseFileNotFound()
     row = await session.scalar(select(CourseFile).where(CourseFile.lesson_id == lesson_id))
     if row is None:
         raise CourseFileNotFound()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     ARRAY,
@@ -18,7 +19,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms_core.clock import utcnow
@@ -216,3 +217,56 @@ class CourseFile(IdMixin, Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
     __table_args__ = (CheckConstraint("size >= 0", name="size_not_negative"),)
+
+
+class VideoStatus(enum.StrEnum):
+    """Where the latest upload of a lesson's video stands."""
+
+    QUEUED = "queued"  # stored; the transcode job waits (or waits for a retry)
+    PROCESSING = "processing"  # a worker is transcoding it
+    READY = "ready"  # the HLS renditions of this upload are playable
+    FAILED = "failed"  # the upload cannot be played; ``error`` says why
+
+
+class LessonVideo(IdMixin, TimestampMixin, Base):
+    """The video of a video lesson: its source upload and the HLS output being played.
+
+    Two things are tracked apart so that replacing a video never interrupts playback:
+    ``version``/``status``/``error``/``job_id`` describe the latest upload (a replacement bumps
+    ``version`` and queues a new transcode), while ``hls_*``, ``duration_seconds``, ``width``,
+    ``height`` and ``renditions`` describe the output students play, swapped in atomically when
+    a newer version is ready. ``hls_prefix`` is versioned, so a swap never mixes segments of
+    two uploads; ``hls_files`` lists every stored object under it (the storage port cannot list
+    a prefix), for deletion after a swap. ``hls_bytes`` counts towards the course's quota.
+    """
+
+    __tablename__ = "lesson_videos"
+
+    course_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("courses.id", ondelete="CASCADE"), index=True
+    )
+    lesson_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("lessons.id", ondelete="SET NULL"), default=None, unique=True
+    )
+    source_file_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("course_files.id", ondelete="SET NULL"), default=None
+    )
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[VideoStatus] = mapped_column(
+        text_enum(VideoStatus, "video_status", length=16), default=VideoStatus.QUEUED
+    )
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    job_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    hls_version: Mapped[int | None] = mapped_column(Integer, default=None)
+    hls_prefix: Mapped[str | None] = mapped_column(String(300), default=None)
+    hls_files: Mapped[list[str]] = mapped_column(JSONB, default=list)
+    hls_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+    duration_seconds: Mapped[float | None] = mapped_column(default=None)
+    width: Mapped[int | None] = mapped_column(Integer, default=None)
+    height: Mapped[int | None] = mapped_column(Integer, default=None)
+    renditions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+
+    __table_args__ = (
+        CheckConstraint("version >= 1", name="version_positive"),
+        CheckConstraint("hls_bytes >= 0", name="hls_bytes_not_negative"),
+    )

@@ -17,7 +17,7 @@ from pydantic import (
 )
 
 from lms_core.courses.access import CourseRole
-from lms_core.courses.models import CourseLevel, CourseStatus, LessonKind, StaffRole
+from lms_core.courses.models import CourseLevel, CourseStatus, LessonKind, StaffRole, VideoStatus
 from lms_core.courses.richtext import TextFormat
 from lms_core.schemas import Input, Output
 
@@ -184,7 +184,18 @@ class CourseOut(Output):
     created_at: datetime
     updated_at: datetime
     prerequisite_ids: list[uuid.UUID]
+    thumbnail_url: str | None = Field(description="The course's image, if it has one.")
     your_role: RoleName = Field(description="The caller's relation to the course.")
+
+
+class TaughtCoursesQuery(Input):
+    cursor: str | None = Field(default=None, max_length=200)
+    limit: Annotated[int, Field(ge=1, le=100)] = 50
+
+
+class CoursePage(BaseModel):
+    items: list[CourseOut]
+    next_cursor: str | None
 
 
 # --- staff -------------------------------------------------------------------------------------
@@ -326,3 +337,36 @@ class Outline(BaseModel):
     status: CourseStatus
     your_role: RoleName
     modules: list[OutlineModule]
+
+
+# --- lesson videos -----------------------------------------------------------------------------
+
+
+class RenditionOut(BaseModel):
+    name: str = Field(description="e.g. 360p, 720p")
+    width: int
+    height: int
+    bandwidth: int = Field(description="Peak bits per second.")
+
+
+class VideoOut(BaseModel):
+    id: uuid.UUID
+    lesson_id: uuid.UUID
+    status: VideoStatus = Field(description="Of the latest upload.")
+    progress_percent: int = Field(ge=0, le=100, description="Transcoding progress.")
+    error: str | None = Field(description="Why the latest upload failed, if it did.")
+    filename: str | None = Field(description="The uploaded file's name (course staff only).")
+    size: int | None = Field(description="The uploaded file's size in bytes (staff only).")
+    duration_seconds: float | None = Field(description="Of the playable version.")
+    width: int | None
+    height: int | None
+    renditions: list[RenditionOut]
+    playback_url: str | None = Field(
+        description="Signed HLS master playlist of the playable version (none until one is "
+        "ready; a replacement keeps the previous one playable until it is ready itself)."
+    )
+    poster_url: str | None
+    playback_expires_at: datetime | None = Field(
+        description="When playback_url and poster_url stop working; fetch this again."
+    )
+    updated_at: datetime

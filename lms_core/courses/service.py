@@ -14,12 +14,12 @@ import unicodedata
 import uuid
 from collections.abc import Sequence
 
-from sqlalchemy import delete, exists, literal, select, text
+from sqlalchemy import delete, exists, literal, select, text, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms_core.accounts.admin import require_admin
-from lms_core.accounts.models import User
+from lms_core.accounts.models import Role, User
 from lms_core.accounts.sessions import Actor
 from lms_core.clock import utcnow
 from lms_core.courses import access, schemas
@@ -45,8 +45,10 @@ from lms_core.courses.models import (
     StaffRole,
 )
 from lms_core.courses.richtext import to_safe_html
+from lms_core.courses.thumbnails import thumbnail_url
 from lms_core.enrollment.models import Enrollment
 from lms_core.errors import Conflict, FieldError, InvalidInput, PermissionDenied
+from lms_core.pagination import decode_time_cursor, encode_time_cursor
 
 # --- slugs -------------------------------------------------------------------------------------
 
@@ -144,6 +146,7 @@ async def render(session: AsyncSession, course: Course, role: CourseRole) -> sch
         {
             **{k: getattr(course, k) for k in schemas.CourseOut.model_fields if hasattr(course, k)},
             "prerequisite_ids": await prerequisite_ids(session, course.id),
+            "thumbnail_url": thumbnail_url(course.id, course.thumbnail_key),
             "your_role": schemas.role_name(role),
         }
     )
@@ -250,6 +253,42 @@ async def create_course(
     if data.prerequisite_ids:
         await _set_prerequisites(session, actor, course, data.prerequisite_ids)
     return course
+
+
+async def list_taught(
+    session: AsyncSession, actor: Actor, query: schemas.TaughtCoursesQuery
+) -> schemas.CoursePage:
+    """The courses the caller teaches (owner or staff, any status; admins: every course),
+    newest first."""
+    staff_role = (
+        select(CourseStaff.role)
+        .where(CourseStaff.course_id == Course.id, CourseStaff.user_id == actor.id)
+        .scalar_subquery()
+    )
+    stmt = select(Course, staff_role).order_by(Course.created_at.desc(), Course.id.desc())
+    is_admin = actor.user.role is Role.ADMIN
+    if not is_admin:
+        stmt = stmt.where((Course.owner_id == actor.id) | staff_role.is_not(None))
+    if query.cursor:
+        moment, ident = decode_time_cursor(query.cursor)
+        stmt = stmt.where(tuple_(Course.created_at, Course.id) < tuple_(moment, ident))
+    rows = (await session.execute(stmt.limit(query.limit + 1))).all()
+    items = []
+    for course, staff in rows[: query.limit]:
+        if is_admin:
+            role = CourseRole.ADMIN
+        elif course.owner_id == actor.id:
+            role = CourseRole.OWNER
+        elif staff is StaffRole.CO_INSTRUCTOR:
+            role = CourseRole.CO_INSTRUCTOR
+        else:
+            role = CourseRole.TEACHING_ASSISTANT
+        items.append(await render(session, course, role))
+    next_cursor = None
+    if len(rows) > query.limit:
+        last = rows[query.limit - 1][0]
+        next_cursor = encode_time_cursor(last.created_at, last.id)
+    return schemas.CoursePage(items=items, next_cursor=next_cursor)
 
 
 async def get_course(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -14,6 +13,7 @@ from lms_core.storage.filenames import content_disposition
 from lms_core.storage.sniff import COURSE_FILE_TYPES
 from server.api.framework import Call, Empty, Router
 from server.api.paths import CoursePath, CourseUserPath, LessonPath
+from server.downloads import stored_object_response
 from server.state import SETTINGS, STORAGE
 from server.unit_of_work import after_commit, after_rollback
 from server.uploads import receive_upload
@@ -99,6 +99,20 @@ async def delete_category(call: Call[Empty, Empty, CategoryPath]) -> None:
 async def create_course(call: Call[schemas.CourseCreateIn, Empty, Empty]) -> schemas.CourseOut:
     course = await service.create_course(call.db, call.actor, call.body)
     return await service.render(call.db, course, CourseRole.OWNER)
+
+
+@router.route(
+    "GET",
+    "/courses",
+    summary="The courses I teach (owner or staff, any status; admins: all), newest first",
+    query=schemas.TaughtCoursesQuery,
+    response=schemas.CoursePage,
+    errors=(401, 422),
+)
+async def list_taught_courses(
+    call: Call[Empty, schemas.TaughtCoursesQuery, Empty],
+) -> schemas.CoursePage:
+    return await service.list_taught(call.db, call.actor, call.query)
 
 
 @router.route(
@@ -457,25 +471,11 @@ async def upload_lesson_file(
 )
 async def download_lesson_file(call: Call[Empty, Empty, LessonPath]) -> web.StreamResponse:
     row = await files.file_for_download(call.db, call.optional_actor, call.path.lesson_id)
-    storage = call.request.app[STORAGE]
-    headers = dict(DOWNLOAD_HEADERS)
-    url = await storage.presigned_get(
+    return await stored_object_response(
+        call.request.app[STORAGE],
         row.storage_key,
-        filename=row.filename,
         content_type=row.content_type,
-        expires_s=DOWNLOAD_URL_SECONDS,
+        filename=row.filename,
+        headers={**DOWNLOAD_HEADERS, "Content-Disposition": content_disposition(row.filename)},
+        redirect_seconds=DOWNLOAD_URL_SECONDS,
     )
-    if url is not None:
-        return web.Response(status=302, headers={**headers, "Location": url})
-    stream = await storage.open(row.storage_key)
-
-    async def body() -> AsyncIterator[bytes]:
-        async with stream:
-            async for chunk in stream:
-                yield chunk
-
-    headers["Content-Disposition"] = content_disposition(row.filename)
-    headers["Content-Length"] = str(stream.size)
-    # The bytes are written after the handler returns, so the request's transaction has
-    # already ended and no database connection is held while a large file downloads.
-    return web.Response(body=body(), headers=headers, content_type=row.content_type)

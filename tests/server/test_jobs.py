@@ -49,7 +49,16 @@ def test_serve_runs_the_job_runner_only_with_in_process_workers(
 ) -> None:
     app = create_app(make_settings(database_url, run_workers=run_workers), hasher=FAST_HASHER)
     assert (job_runner in app.cleanup_ctx) is run_workers
+
+
+async def test_the_default_registry_runs_transcoding(
+    aiohttp_client: AiohttpClient, database_url: str
+) -> None:
+    settings = make_settings(database_url, run_workers=False)
+    app = await asyncio.to_thread(create_app, settings, hasher=FAST_HASHER)
+    await aiohttp_client(app)  # the registry is built at start-up, once storage is open
     assert isinstance(app[JOB_REGISTRY], JobRegistry)
+    assert "courses.transcode_video" in app[JOB_REGISTRY]
 
 
 async def test_serve_runs_jobs_in_process(

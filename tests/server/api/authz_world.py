@@ -31,10 +31,13 @@ below, so that every response can be searched for them.
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from aiohttp import ClientResponse
@@ -42,9 +45,11 @@ from sqlalchemy import update
 
 from lms_core.accounts.models import Role, User
 from lms_core.clock import utcnow
-from server.state import Database
+from lms_core.jobs import JobRunner
+from server.state import JOB_REGISTRY, Database
 from tests.conftest import PASSWORD, AppClient
 from tests.lms_core.storage import samples
+from tests.media.clips import make_clip
 
 
 class Persona(enum.StrEnum):
@@ -127,6 +132,11 @@ class World:
     other_course: str = ""
     other_module: str = ""
     other_lesson: str = ""
+    video_lesson: str = ""  # in module2, transcoded (ready)
+    blank_video: str = ""  # in module2, no video yet
+    video_id: str = ""
+    hls_token: str = ""  # the owner's playback token for video_id
+    hls_rendition: str = ""  # a rendition's directory name in that output
 
     def person(self, persona: Persona) -> Person:
         return self.people[persona]
@@ -249,6 +259,17 @@ class Builder:
         w.blank_file = await self.lesson(w.module2, "Later handout", kind="file")
         await self.upload(w.file_lesson, PDF)
         await self.upload(w.preview_file, PREVIEW_PDF)
+        w.video_lesson = await self.lesson(w.module2, "Lecture", kind="video")
+        w.blank_video = await self.lesson(w.module2, "Later lecture", kind="video")
+        await self.video(w.video_lesson)
+        await self.call(
+            "PUT",
+            f"/api/v1/courses/{w.course}/thumbnail",
+            owner,
+            200,
+            data=samples.png(),
+            headers={"Content-Type": "image/png", "X-Filename": "cover.png"},
+        )
         await self.staff(w.course)
         await self.call("POST", f"/api/v1/courses/{w.course}/publish", owner, 200)
         for who in (student, classmate):
@@ -319,6 +340,27 @@ class Builder:
             headers={"Content-Type": "application/pdf", "X-Filename": "notes.pdf"},
         )
 
+    async def video(self, lesson: str) -> None:
+        """Upload a short clip and transcode it (the app's own job kinds, run here: the test
+        app has no workers), then keep the owner's playback link."""
+        owner = self.world.people[Persona.OWNER]
+        clip = await asyncio.to_thread(video_clip)
+        await self.call(
+            "PUT",
+            f"/api/v1/lessons/{lesson}/video",
+            owner,
+            202,
+            data=clip,
+            headers={"Content-Type": "video/mp4", "X-Filename": "lecture.mp4"},
+        )
+        runner = JobRunner(self.database.sessions, self.client.app[JOB_REGISTRY], concurrency=1)
+        await runner.run_until_idle()
+        body = await self.call("GET", f"/api/v1/lessons/{lesson}/video", owner, 200)
+        assert body["status"] == "ready", body
+        self.world.video_id = body["id"]
+        self.world.hls_token = body["playback_url"].split("/hls/")[1].split("/")[0]
+        self.world.hls_rendition = body["renditions"][0]["name"]
+
     async def module(self, course: str, title: str, who: Person | None = None) -> str:
         who = who or self.world.people[Persona.OWNER]
         body = await self.call(
@@ -344,3 +386,11 @@ class Builder:
                 200,
                 json={"role": role},
             )
+
+
+def video_clip() -> bytes:
+    """A one-second MP4 (generated, never committed)."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "clip.mp4"
+        make_clip(path, seconds=1.0, width=320, height=180)
+        return path.read_bytes()

@@ -23,6 +23,7 @@ admin.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ from server.app import create_app
 from server.cookies import session_cookie_name
 from server.state import Database
 from tests.conftest import FAST_HASHER, PASSWORD, AppClient, make_settings
+from tests.lms_core.storage import samples
 from tests.server.api.authz_world import (
     CLASSMATE_EMAIL,
     PDF,
@@ -58,6 +60,7 @@ from tests.server.api.authz_world import (
     Persona,
     World,
     auth_headers,
+    video_clip,
 )
 
 A = Persona.ANONYMOUS
@@ -131,7 +134,7 @@ class Case:
     url: str  # formatted with w (the World) and me (the caller's Person)
     expect: dict[Persona, frozenset[int]]
     json: Any = None
-    upload: bool = False
+    upload: str | None = None  # a key of UPLOADS: the raw body sent
     check: Check | None = field(default=None, compare=False)
 
     def id_for(self, persona: Persona) -> str:
@@ -214,6 +217,39 @@ def roster_of_course(w: World, p: Persona, body: Any) -> None:
     assert w.classmate is not None
     users = {item["user"]["id"] for item in body["items"]}
     assert users == {w.person(Persona.STUDENT).id, w.classmate.id}, users
+
+
+@functools.cache
+def _clip() -> bytes:
+    return video_clip()
+
+
+UPLOADS: dict[str, Callable[[], tuple[str, str, bytes]]] = {
+    "pdf": lambda: ("application/pdf", "notes.pdf", PDF),
+    "png": lambda: ("image/png", "cover.png", samples.png()),
+    "video": lambda: ("video/mp4", "lecture.mp4", _clip()),
+}
+
+
+def taught_only(w: World, p: Persona, body: Any) -> None:
+    ids = {item["id"] for item in body["items"]}
+    expected = {
+        Persona.OTHER_INSTRUCTOR: {w.other_course},
+        Persona.TA: {w.course, w.draft},
+        Persona.CO: {w.course, w.draft},
+        Persona.OWNER: {w.course, w.draft, w.unpublished},
+    }.get(p, set())
+    if p is Persona.ADMIN:
+        assert {w.course, w.draft, w.unpublished, w.other_course} <= ids, ids
+    else:
+        assert ids == expected, ids
+
+
+def playable(w: World, p: Persona, body: Any) -> None:
+    assert body["status"] == "ready"
+    assert body["playback_url"].endswith("/master.m3u8")
+    # The uploaded original's name is for the course's staff.
+    assert (body["filename"] is not None) is (p in STAFF)
 
 
 # --- the matrix --------------------------------------------------------------------------------
@@ -396,7 +432,35 @@ CASES: list[Case] = [
         by(401, 403, 403, 422, 403, 201, 201, 201),
         json={"title": "Sequel", "prerequisite_ids": ["{w.draft}"]},
     ),
+    Case("GET", "/api/v1/courses", "taught", "/api/v1/courses", signed_in(200), check=taught_only),
     Case("GET", C, "published", "/api/v1/courses/{w.course}", everyone(200), check=role_shown),
+    # Thumbnails. Set on a course without one and removed from the draft (none to delete): a
+    # replaced object is deleted after the commit, which the rolled-back world would miss.
+    Case(
+        "PUT",
+        C + "/thumbnail",
+        "course without one",
+        "/api/v1/courses/{w.other_course}/thumbnail",
+        by(401, 403, 403, 200, 403, 403, 403, 200),
+        upload="png",
+    ),
+    Case(
+        "DELETE",
+        C + "/thumbnail",
+        "draft",
+        "/api/v1/courses/{w.draft}/thumbnail",
+        draft_editors(204),
+    ),
+    Case(
+        "GET", C + "/thumbnail", "published", "/api/v1/courses/{w.course}/thumbnail", everyone(200)
+    ),
+    Case(
+        "GET",
+        C + "/thumbnail",
+        "draft, none",
+        "/api/v1/courses/{w.draft}/thumbnail",
+        by(404, 404, 404, 404, 404, 404, 404, 404),
+    ),
     Case("GET", C, "draft", "/api/v1/courses/{w.draft}", DRAFT_READ, check=role_shown),
     Case("GET", C, "unpublished", "/api/v1/courses/{w.unpublished}", UNPUBLISHED_READ),
     Case(
@@ -625,7 +689,7 @@ CASES: list[Case] = [
         "file lesson without a file",
         "/api/v1/lessons/{w.blank_file}/file",
         editors(200),
-        upload=True,
+        upload="pdf",
     ),
     Case(
         "GET",
@@ -643,6 +707,67 @@ CASES: list[Case] = [
         by(403, 403, 404, 403, 404, 404, 404, 404),
     ),
     Case("GET", L + "/file", "draft preview", "/api/v1/lessons/{w.draft_file}/file", DRAFT_READ),
+    # Lesson videos. The upload goes to a video lesson without one (as for files); the
+    # original of a transcoded video is for the staff only, students play the HLS output.
+    Case(
+        "GET",
+        L + "/file",
+        "video lesson's original",
+        "/api/v1/lessons/{w.video_lesson}/file",
+        by(403, 403, 404, 403, 200, 200, 200, 200),
+    ),
+    Case(
+        "PUT",
+        L + "/video",
+        "video lesson without a video",
+        "/api/v1/lessons/{w.blank_video}/video",
+        editors(202),
+        upload="video",
+    ),
+    Case(
+        "GET",
+        L + "/video",
+        "ready",
+        "/api/v1/lessons/{w.video_lesson}/video",
+        by(403, 403, 200, 403, 200, 200, 200, 200),
+        check=playable,
+    ),
+    Case(
+        "GET",
+        L + "/video",
+        "none yet",
+        "/api/v1/lessons/{w.blank_video}/video",
+        by(403, 403, 404, 403, 404, 404, 404, 404),
+    ),
+    # A signed playback link is a capability: whoever holds it plays, credentials or not.
+    Case(
+        "GET",
+        "/api/v1/videos/{video_id}/hls/{token}/{name}",
+        "signed master playlist",
+        "/api/v1/videos/{w.video_id}/hls/{w.hls_token}/master.m3u8",
+        everyone(200),
+    ),
+    Case(
+        "GET",
+        "/api/v1/videos/{video_id}/hls/{token}/{name}",
+        "unsigned",
+        "/api/v1/videos/{w.video_id}/hls/1.99999999999.AAAA/master.m3u8",
+        everyone(403),
+    ),
+    Case(
+        "GET",
+        "/api/v1/videos/{video_id}/hls/{token}/{rendition}/{name}",
+        "signed rendition playlist",
+        "/api/v1/videos/{w.video_id}/hls/{w.hls_token}/{w.hls_rendition}/index.m3u8",
+        everyone(200),
+    ),
+    Case(
+        "GET",
+        "/api/v1/videos/{video_id}/hls/{token}/{rendition}/{name}",
+        "unsigned",
+        "/api/v1/videos/{w.video_id}/hls/x/{w.hls_rendition}/index.m3u8",
+        everyone(403),
+    ),
     # Enrollment
     Case(
         "POST",
@@ -971,8 +1096,9 @@ async def test_matrix(ctx: Env, case: Case, persona: Persona) -> None:
     headers = auth_headers(w.person(persona))
     kwargs: dict[str, Any] = {}
     if case.upload:
-        headers |= {"Content-Type": "application/pdf", "X-Filename": "notes.pdf"}
-        kwargs["data"] = PDF
+        content_type, filename, data = UPLOADS[case.upload]()
+        headers |= {"Content-Type": content_type, "X-Filename": filename}
+        kwargs["data"] = data
     elif case.json is not None:
         kwargs["json"] = _fill(case.json, **names)
     resp = await ctx.client.request(case.method, url, headers=headers, **kwargs)
