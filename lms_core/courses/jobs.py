@@ -141,8 +141,9 @@ class TranscodeVideoJob:
         video = await session.get(
             LessonVideo, payload.video_id, with_for_update=True, populate_existing=True
         )
-        if video is None or video.version != payload.version:
-            return None  # deleted, or replaced by a newer upload whose own job will run
+        if video is None or video.lesson_id is None or video.version != payload.version:
+            # Deleted (with its lesson), or replaced by a newer upload whose own job will run.
+            return None
         return video
 
     async def _begin(self, ctx: JobContext, payload: TranscodePayload) -> _Work | None:

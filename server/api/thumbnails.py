@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aiohttp import hdrs, web
+from pydantic import BaseModel, Field
 
 from lms_core.courses import access, schemas, service, thumbnails
 from lms_core.storage import StoredObject
@@ -68,16 +69,23 @@ async def _replaced(
     return await service.render(call.db, course, await access.role_in(call.db, call.actor, course))
 
 
+class ThumbnailQuery(BaseModel):
+    v: str | None = Field(
+        default=None, max_length=64, description="Version in thumbnail_url (cache busting)."
+    )
+
+
 @router.route(
     "GET",
     "/courses/{course_id}/thumbnail",
     summary="A course's thumbnail (drafts: staff only)",
+    query=ThumbnailQuery,
     path_params=CoursePath,
     auth="public",
     errors=(404, 422),
     download=True,
 )
-async def get_thumbnail(call: Call[Empty, Empty, CoursePath]) -> web.StreamResponse:
+async def get_thumbnail(call: Call[Empty, ThumbnailQuery, CoursePath]) -> web.StreamResponse:
     key, content_type = await thumbnails.for_download(
         call.db, call.optional_actor, call.path.course_id
     )

@@ -30,6 +30,15 @@ def png() -> bytes:
     )
 
 
+def jpeg() -> bytes:
+    """The start of a JFIF JPEG (what sniffing reads)."""
+    return b"\xff\xd8\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01" + bytes(600)
+
+
+def gif() -> bytes:
+    return b"GIF89a" + struct.pack("<HH", 1, 1) + b"\x80\x00\x00" + bytes(600) + b";"
+
+
 def mp4(brand: bytes = b"isom") -> bytes:
     compatible = b"isomiso2" if brand == b"isom" else brand * 2
     ftyp = struct.pack(">I", 24) + b"ftyp" + brand + struct.pack(">I", 512) + compatible

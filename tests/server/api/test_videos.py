@@ -331,3 +331,12 @@ async def test_a_job_failed_behind_the_rows_back_reads_as_failed(videos: Videos)
     assert queued["status"] == "queued"
     assert seen["status"] == "failed"
     assert "Upload the video again" in seen["error"]
+
+
+async def test_a_transcode_of_a_deleted_lesson_does_nothing(videos: Videos) -> None:
+    teacher, _, lesson_id = await videos.course()
+    await ok(await upload(teacher, lesson_id, await videos.clip()), 202)
+    await ok(await teacher.delete(f"/api/v1/lessons/{lesson_id}"), 204)
+    await videos.run_jobs(teacher)
+    assert not [k for k in await stored(videos.root) if "/videos/" in k]
+    await problem(await teacher.get(f"/api/v1/lessons/{lesson_id}/video"), 404)
