@@ -13,20 +13,28 @@ It prints per round the wall time, the speed as a multiple of real time (clip du
 time) and the ratio transcode / decode, then the medians.
 
     python bench/transcode.py --seconds 20 --rounds 3
-    python bench/transcode.py --presets veryfast,faster,ultrafast --rounds 1
+    python bench/transcode.py --seconds 10 --rounds 2 --presets veryfast,faster,ultrafast --psnr
+
+On a shared machine wall times swing with the load; the CPU seconds of this process (all its
+threads, ``time.process_time``) are printed next to them and are the steadier measure of cost.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import shutil
 import statistics
 import sys
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
+import av.filter
+from av.video.frame import VideoFrame
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from media import hls
@@ -60,20 +68,54 @@ def decode_only(path: Path) -> int:
     return frames
 
 
-def timed_transcode(path: Path, scratch: Path, preset: str) -> tuple[float, int]:
+def psnr_720p(clip: Path, out: Path) -> float:
+    """Mean luma PSNR (dB) of the 720p rendition against the source scaled to 1280x720."""
+    graph = av.filter.Graph()
+    template = VideoFrame(1280, 720, "yuv420p")
+    inputs = [
+        graph.add_buffer(width=1280, height=720, format=template.format, time_base=Fraction(1, 30))
+        for _ in range(2)
+    ]
+    psnr = graph.add("psnr")
+    sink = graph.add("buffersink")
+    inputs[0].link_to(psnr, 0, 0)
+    inputs[1].link_to(psnr, 0, 1)
+    psnr.link_to(sink)
+    graph.configure()
+    playlist = (out / "720p" / "index.m3u8").read_text().splitlines()
+    segments = [out / "720p" / line for line in playlist if line and not line.startswith("#")]
+    errors: list[float] = []
+    with av.open(str(clip)) as source:
+        reference = (f.reformat(1280, 720, "yuv420p") for f in source.decode(video=0))
+        for segment in segments:
+            with av.open(str(segment)) as container:
+                for index, (encoded, original) in enumerate(
+                    zip(container.decode(video=0), reference, strict=False)
+                ):
+                    original.pts = encoded.pts = index
+                    graph.vpush(original, at=0)
+                    graph.vpush(encoded, at=1)
+                    errors.append(float(graph.vpull().metadata["lavfi.psnr.mse.y"]))
+    mse = statistics.fmean(errors)
+    return 10 * math.log10(255**2 / mse) if mse else math.inf
+
+
+def timed_transcode(
+    path: Path, scratch: Path, preset: str, with_psnr: bool
+) -> tuple[float, float, int, float | None]:
+    """Wall and CPU seconds (all threads of this process), segment bytes, 720p PSNR."""
     out = scratch / f"hls-{preset}"
     hls.X264_PRESET = preset
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     hls.transcode(path, out)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     size = sum(f.stat().st_size for f in out.rglob("*.ts"))
-    for file in sorted(out.rglob("*"), reverse=True):
-        file.rmdir() if file.is_dir() else file.unlink()
-    out.rmdir()
-    return elapsed, size
+    quality = psnr_720p(path, out) if with_psnr else None
+    shutil.rmtree(out)
+    return elapsed, cpu, size, quality
 
 
-def main(seconds: float, rounds: int, presets: list[str]) -> None:
+def main(seconds: float, rounds: int, presets: list[str], with_psnr: bool) -> None:
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
         clip = scratch / "clip.mp4"
@@ -86,35 +128,43 @@ def main(seconds: float, rounds: int, presets: list[str]) -> None:
         print(
             f"clip: {duration:.1f} s of 1920x1080 at 30 fps, {bit_rate:.1f} Mbit/s "
             f"(made in {time.perf_counter() - started:.0f} s); {os.cpu_count()} cores; "
-            f"ladder {', '.join(r.name for r in hls.DEFAULT_LADDER)}"
+            f"ladder {', '.join(r.name for r in hls.DEFAULT_LADDER)}; "
+            f"load average at start {os.getloadavg()[0]:.1f}"
         )
         print(
-            "| round | preset | decode s | decode x real time | transcode s "
-            "| transcode x real time | transcode / decode | segments MiB |"
+            "| round | preset | decode s (CPU s) | decode x real time | transcode s (CPU s) "
+            "| transcode x real time | transcode / decode (CPU) | segments MiB | 720p PSNR dB |"
         )
-        print("|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|")
         speeds: dict[str, list[float]] = {preset: [] for preset in presets}
         ratios: dict[str, list[float]] = {preset: [] for preset in presets}
+        cpu_ratios: dict[str, list[float]] = {preset: [] for preset in presets}
         decodes: list[float] = []
         for number in range(1, rounds + 1):
             for preset in presets:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 decode_only(clip)
-                decode_s = time.perf_counter() - started
+                decode_s, decode_cpu = time.perf_counter() - started, time.process_time() - cpu
                 decodes.append(duration / decode_s)
-                transcode_s, size = timed_transcode(clip, scratch, preset)
+                transcode_s, transcode_cpu, size, quality = timed_transcode(
+                    clip, scratch, preset, with_psnr
+                )
                 speeds[preset].append(duration / transcode_s)
                 ratios[preset].append(transcode_s / decode_s)
+                cpu_ratios[preset].append(transcode_cpu / decode_cpu)
+                psnr = "-" if quality is None else f"{quality:.2f}"
                 print(
-                    f"| {number} | {preset} | {decode_s:.2f} | {duration / decode_s:.1f} "
-                    f"| {transcode_s:.2f} | {duration / transcode_s:.2f} "
-                    f"| {transcode_s / decode_s:.1f} | {size / 2**20:.1f} |"
+                    f"| {number} | {preset} | {decode_s:.2f} ({decode_cpu:.1f}) "
+                    f"| {duration / decode_s:.1f} | {transcode_s:.2f} ({transcode_cpu:.1f}) "
+                    f"| {duration / transcode_s:.2f} | {transcode_s / decode_s:.1f} "
+                    f"({transcode_cpu / decode_cpu:.1f}) | {size / 2**20:.1f} | {psnr} |"
                 )
         print(f"median decode-only: {statistics.median(decodes):.1f} x real time")
         for preset in presets:
             print(
                 f"median transcode ({preset}): {statistics.median(speeds[preset]):.2f} x real "
-                f"time, {statistics.median(ratios[preset]):.1f} x the decode-only time"
+                f"time, {statistics.median(ratios[preset]):.1f} x the decode-only time "
+                f"({statistics.median(cpu_ratios[preset]):.1f} x its CPU time)"
             )
 
 
@@ -127,5 +177,8 @@ if __name__ == "__main__":
         default=hls.X264_PRESET,
         help="comma-separated x264 presets to compare (default: the one media.hls uses)",
     )
+    parser.add_argument(
+        "--psnr", action="store_true", help="also measure the 720p rendition's luma PSNR"
+    )
     args = parser.parse_args()
-    main(args.seconds, args.rounds, args.presets.split(","))
+    main(args.seconds, args.rounds, args.presets.split(","), args.psnr)
