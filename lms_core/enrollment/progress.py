@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms_core.accounts.sessions import Actor
 from lms_core.clock import utcnow
 from lms_core.courses.access import CourseNotFound, CourseRole, visible_course
-from lms_core.courses.models import Course, Lesson, LessonKind, Module
+from lms_core.courses.models import Course, Lesson, LessonKind, LessonVideo, Module
 from lms_core.enrollment import errors, schemas
 from lms_core.enrollment.models import Enrollment, EnrollmentStatus, LessonProgress
 from lms_core.enrollment.service import percent
@@ -42,8 +42,15 @@ async def report_position(
     lesson, role = await _reportable_lesson(session, actor, lesson_id)
     now = utcnow()
     fraction = 0.0
-    if report.duration_seconds:
-        fraction = min(1.0, report.position_seconds / report.duration_seconds)
+    duration = report.duration_seconds
+    if lesson.kind is LessonKind.VIDEO:
+        # The transcoder measured the video: trust that over the player's figure.
+        known = await session.scalar(
+            select(LessonVideo.duration_seconds).where(LessonVideo.lesson_id == lesson.id)
+        )
+        duration = known or duration
+    if duration:
+        fraction = min(1.0, report.position_seconds / duration)
     done = lesson.kind is LessonKind.VIDEO and fraction >= VIDEO_COMPLETE_FRACTION
     stmt = insert(LessonProgress).values(
         user_id=actor.id,

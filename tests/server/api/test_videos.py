@@ -340,3 +340,19 @@ async def test_a_transcode_of_a_deleted_lesson_does_nothing(videos: Videos) -> N
     await videos.run_jobs(teacher)
     assert not [k for k in await stored(videos.root) if "/videos/" in k]
     await problem(await teacher.get(f"/api/v1/lessons/{lesson_id}/video"), 404)
+
+
+async def test_watching_completes_by_the_transcoded_duration(videos: Videos) -> None:
+    """Position reports of a transcoded video are measured against the duration the
+    transcoder found, whatever the player claims."""
+    teacher, course_id, lesson_id = await videos.course()
+    await ok(await upload(teacher, lesson_id, await videos.clip(seconds=2.0)), 202)
+    await videos.run_jobs(teacher)
+    student = await videos.people.user("student")
+    await videos.people.enroll("student", course_id)
+    url = f"/api/v1/lessons/{lesson_id}/progress"
+    # The player claims a 100 s video: 1.9 s would be 2 %; of the real 2 s it is 95 %.
+    body = await ok(await student.put(url, json={"position_seconds": 1.9, "duration_seconds": 100}))
+    assert body["completed_at"] is not None
+    progress = await ok(await student.get(f"/api/v1/courses/{course_id}/progress"))
+    assert lesson_id in progress["completed_lesson_ids"]
