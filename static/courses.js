@@ -2,12 +2,14 @@
 //   /catalog                  search the published courses (filters, sort, "more" by cursor)
 //   /courses/{slug or id}     one course: description, outline, Enroll
 //   /my                       the caller's courses with their progress and a Continue link
-//   /learn/{lesson id}        one lesson (text and link lessons), Mark complete
+//   /learn/{lesson id}        one lesson (text, link, file and video lessons: player.js),
+//                             Mark complete, course progress
 // A plain ES module (no inline script: CSP script-src 'self'). Text from the server is set with
 // textContent; the only HTML inserted is the server-sanitised description_html / body_html
 // (see insertSanitisedHtml).
 
 import { ApiError, api } from "./api.js";
+import { playVideo, showFile } from "./player.js";
 
 // --- Shared helpers ---------------------------------------------------------------------------
 
@@ -414,6 +416,12 @@ async function learnPage() {
     insertSanitisedHtml(document.getElementById("lesson-body"), lesson.body_html);
     document.getElementById("lesson-url").href = lesson.url;
     document.getElementById("lesson-link").hidden = false;
+  } else if (lesson.kind === "video") {
+    insertSanitisedHtml(document.getElementById("lesson-body"), lesson.body_html);
+    document.getElementById("lesson-video").hidden = false;
+  } else if (lesson.kind === "file") {
+    insertSanitisedHtml(document.getElementById("lesson-body"), lesson.body_html);
+    document.getElementById("lesson-file").hidden = false;
   } else {
     document.getElementById("lesson-unsupported").hidden = false;
   }
@@ -438,6 +446,21 @@ async function learnPage() {
       next.hidden = false;
     }
   }
+
+  if (lesson.kind === "video") {
+    const video = document.getElementById("video");
+    video.setAttribute("aria-label", `Video: ${lesson.title}`);
+    playVideo(lesson, video, document.getElementById("video-state"), () => {
+      say("You watched this video: the lesson is complete.", "success");
+      showProgress().catch(() => {});
+    });
+  } else if (lesson.kind === "file") {
+    showFile(lesson, document.getElementById("file-name"), document.getElementById("file-download"));
+  }
+  // Enrolled students see their course progress from the start (others get 401/403 here).
+  showProgress().catch((error) => {
+    if (!(error instanceof ApiError)) throw error;
+  });
 
   complete.addEventListener("click", async () => {
     complete.disabled = true;

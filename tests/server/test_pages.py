@@ -283,6 +283,7 @@ TEACH_SCRIPTS = [
     "/static/editor.js",
     "/static/outline-editor.js",
     "/static/lesson-media.js",
+    "/static/player.js",
 ]
 
 
@@ -358,3 +359,20 @@ async def test_the_lesson_page_may_play_media_from_blob_urls(client: AppClient) 
 async def test_unknown_teach_paths_are_not_found(client: AppClient) -> None:
     assert (await client.get("/teach/a/b")).status == 404
     assert (await client.get("/teach/")).status == 404
+
+
+async def test_player_plays_hls_and_reports_positions(client: AppClient) -> None:
+    player = await (await client.get("/static/player.js")).text()
+    assert '"/static/vendor/hls.js/hls.min.js"' in player
+    assert 'canPlayType("application/vnd.apple.mpegurl")' in player
+    assert "enableWorker: false" in player  # no blob: worker under the CSP
+    assert "keepalive: true" in player
+    assert '"pagehide"' in player
+    assert "/progress" in player
+    assert (await client.get("/static/vendor/hls.js/hls.min.js")).status == 200
+    courses = await (await client.get(COURSE_SCRIPT)).text()
+    assert 'from "./player.js"' in courses
+    learn = await parse(client, "/learn/3f1c2a9e-8d4b-4c55-9a6e-0d9b1f3e7a21")
+    used = set(re.findall(r'getElementById\("([\w-]+)"\)', player))
+    assert used <= learn.ids
+    assert {"video", "video-state", "file-name", "file-download"} <= learn.ids

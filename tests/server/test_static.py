@@ -93,6 +93,7 @@ async def test_page_assets_are_same_origin_and_served(client: AppClient) -> None
         ("/static/api.js", "javascript"),
         ("/static/app.css", "text/css"),
         ("/static/ui.js", "javascript"),
+        ("/static/player.js", "javascript"),
         ("/static/vendor/hls.js/hls.min.js", "javascript"),
     ],
 )
