@@ -12,6 +12,13 @@ const STATUS = { draft: "Draft", published: "Published", archived: "Archived" };
 function courseItem(course) {
   const li = el("li", null, "card course-item teach-item");
   li.dataset.courseId = course.id;
+  if (course.thumbnail_url) {
+    const img = document.createElement("img");
+    img.src = course.thumbnail_url;
+    img.alt = ""; // decorative: the title next to it names the course
+    img.className = "teach-thumb";
+    li.append(img);
+  }
   const title = el("h3", null, "course-item-title");
   title.append(link(`/teach/${course.id}`, course.title));
   li.append(title);

@@ -10,6 +10,8 @@ A student then finds the course in /catalog; another instructor is turned away f
 from __future__ import annotations
 
 import re
+import struct
+import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -30,6 +32,26 @@ PASSWORD = "correct horse battery staple"
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n" + (
     b"% padding\n" * 20_000
 )
+
+
+def png(width: int = 32, height: int = 18) -> bytes:
+    """A small valid PNG (a red-green gradient), made here so the test needs no image file."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    rows = b"".join(
+        b"\0" + b"".join(bytes((x * 255 // width, y * 255 // height, 90)) for x in range(width))
+        for y in range(height)
+    )
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 @dataclass
@@ -197,6 +219,24 @@ async def test_instructor_builds_and_publishes_a_course(
     )
     assert course["tags"] == ["audio", "outdoors"]
     assert course["capacity"] == 30
+
+    # Thumbnail: a text file is refused (415), a PNG is previewed, uploaded and served.
+    await expect(page.locator("#thumbnail-none")).to_be_visible()
+    thumb_input = page.get_by_label("Upload an image")
+    await thumb_input.set_input_files(
+        files=[FilePayload(name="cover.png", mimeType="image/png", buffer=b"not a picture")]
+    )
+    await expect(page.locator("#thumbnail-problem")).not_to_be_empty()
+    await thumb_input.set_input_files(
+        files=[FilePayload(name="cover.png", mimeType="image/png", buffer=png())]
+    )
+    await expect(page.locator("#messages")).to_have_text("Thumbnail saved.")
+    await expect(page.locator("#thumbnail-progress p")).to_have_text("Uploaded cover.png.")
+    preview = page.locator("#thumbnail-preview")
+    await expect(preview).to_have_attribute("src", re.compile(r"^/api/v1/courses/.+/thumbnail"))
+    await expect(preview).to_have_js_property("naturalWidth", 32)
+    resp = await page.request.get(f"/api/v1/courses/{course_id}")
+    assert (await resp.json())["thumbnail_url"]
 
     # Two modules and three lessons.
     await add_module(page, "Basics")
