@@ -226,7 +226,7 @@ async def main(args: argparse.Namespace) -> None:
     name, url = await create_scratch(args.database_url)
     try:
         start = time.perf_counter()
-        seeded = await seed(url)
+        seeded = await seed(url, vacuum=not args.no_vacuum)
         print(f"seeded in {time.perf_counter() - start:.1f} s")
         await run(args, url, seeded)
     finally:
@@ -242,4 +242,9 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--json", action="store_true", help="also print raw results as JSON")
+    parser.add_argument(
+        "--no-vacuum",
+        action="store_true",
+        help="seed without the final VACUUM (the bloated courses table of the first runs)",
+    )
     asyncio.run(main(parser.parse_args()))

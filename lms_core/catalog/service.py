@@ -28,6 +28,7 @@ from sqlalchemy import (
     case,
     func,
     literal,
+    literal_column,
     or_,
     select,
     tuple_,
@@ -64,8 +65,13 @@ prerequisites = CoursePrerequisite.__table__
 
 SEARCH_CONFIG = "english"  # must match course_search_vector() in migration 0003_catalog
 SIMILAR_LIMIT = 6
+# Co-enrollment is counted over at most this many of a course's most recent active students.
+CO_ENROLLMENT_SAMPLE = 500
 
-PUBLISHED = courses.c.status == CourseStatus.PUBLISHED
+# A constant in the SQL, not a bound parameter: asyncpg's prepared statements turn into
+# generic plans after five executions, and a generic plan that cannot see 'published' guesses a
+# third of the table and ANDs ix_courses_status into every search (docs/benchmarks.md "Catalog").
+PUBLISHED = courses.c.status == literal_column(f"'{CourseStatus.PUBLISHED.value}'")
 
 
 def _item_columns() -> list[Any]:
@@ -196,30 +202,50 @@ def effective_sort(query: schemas.CatalogQuery) -> CatalogSort:
 
 
 async def search(session: AsyncSession, query: schemas.CatalogQuery) -> schemas.CatalogPage:
-    """One page of published courses matching ``query``, in the requested order."""
+    """One page of published courses matching ``query``, in the requested order.
+
+    Two steps in one statement: the page is chosen from ``courses`` alone (filters, match, sort
+    key, keyset, LIMIT), and only its rows are joined to their owner and category. Joining
+    before the LIMIT made PostgreSQL hash all 25,000 users for every search (a seq scan + hash
+    of ``users`` was two thirds of a relevance search's time on the seeded catalog;
+    docs/benchmarks.md "Catalog"). The tsquery is parsed once per execution, and
+    ``ts_rank_cd`` runs once per matching row, only in the inner query.
+    """
     sort = effective_sort(query)
     where = _filters(query)
-    columns = _item_columns()
+    columns: list[Any] = [courses.c.id, courses.c.published_at, courses.c.enrollment_count]
     if query.q and query.q.strip():
         # websearch_to_tsquery never raises on user syntax (`&|!():*` are just separators).
-        tsquery = func.websearch_to_tsquery(
-            literal(SEARCH_CONFIG, REGCONFIG), bindparam("q", query.q)
-        )
+        # A scalar subquery, so an InitPlan: parsed once per execution. As a plain expression,
+        # a generic plan (see PUBLISHED) re-parsed the query inside ts_rank_cd for every
+        # matching row, which doubled the cost of a search.
+        tsquery = select(
+            func.websearch_to_tsquery(literal(SEARCH_CONFIG, REGCONFIG), bindparam("q", query.q))
+        ).scalar_subquery()
         where.append(courses.c.search_vector.bool_op("@@")(tsquery))
         columns.append(func.ts_rank_cd(courses.c.search_vector, tsquery, type_=Float).label("rank"))
-    # PostgreSQL pulls this subquery up into the outer query; it only names the sort key.
-    inner = select(*columns).select_from(_item_from()).where(*where).subquery("c")
-    sort_key = inner.c[_SORT_COLUMNS[sort]]
-    stmt: Select[Any] = select(inner)
+    sort_key = columns[-1] if sort is CatalogSort.RELEVANCE else courses.c[_SORT_COLUMNS[sort]]
     if query.cursor:
         key, ident = _decode_cursor(query.cursor, sort)
-        stmt = stmt.where(_after(sort, sort_key, inner.c.id, key, ident))
-    stmt = stmt.order_by(sort_key.desc(), inner.c.id.desc()).limit(query.limit + 1)
+        where.append(_after(sort, sort_key, courses.c.id, key, ident))
+    page = (
+        select(*columns)
+        .where(*where)
+        .order_by(sort_key.desc(), courses.c.id.desc())
+        .limit(query.limit + 1)
+        .subquery("page")
+    )
+    page_key = page.c[_SORT_COLUMNS[sort]]
+    stmt: Select[Any] = (
+        select(*_item_columns(), page_key.label("sort_key"))
+        .select_from(_item_from().join(page, page.c.id == courses.c.id))
+        .order_by(page_key.desc(), page.c.id.desc())
+    )
     rows = list(await session.execute(stmt))
     next_cursor = None
     if len(rows) > query.limit:
         last = rows[query.limit - 1]._mapping
-        next_cursor = _encode_cursor(sort, last[_SORT_COLUMNS[sort]], last["id"])
+        next_cursor = _encode_cursor(sort, last["sort_key"], last["id"])
     return schemas.CatalogPage(
         items=[_item(r) for r in rows[: query.limit]], sort=sort, next_cursor=next_cursor
     )
@@ -351,6 +377,14 @@ async def similar_courses(session: AsyncSession, id_or_slug: str) -> schemas.Sim
 
     Score = students of this course also actively enrolled there (co-enrollment)
     + 2 for the same category + 1 per shared tag. Ties go to the more enrolled, then the id.
+
+    Co-enrollment is counted over the course's ``CO_ENROLLMENT_SAMPLE`` most recent active
+    students (all of them for all but the most popular courses), so the request's work is
+    bounded: a course with 1,400 students made PostgreSQL hash-join all 100,000 enrollments.
+    The best six are chosen from ``courses`` alone; only they are joined to owner and
+    category. Shared tags are counted with one ``tags @> ARRAY[tag]`` test per distinct tag
+    of this course instead of an INTERSECT subquery per candidate (the same count: both are
+    set semantics).
     """
     target = (
         await session.execute(
@@ -361,45 +395,54 @@ async def similar_courses(session: AsyncSession, id_or_slug: str) -> schemas.Sim
     ).first()
     if target is None:
         raise CourseNotFound()
-    mine = enrollments.alias("mine")
+    mine = (
+        select(enrollments.c.user_id)
+        .where(
+            enrollments.c.course_id == target.id,
+            enrollments.c.status == EnrollmentStatus.ACTIVE,
+        )
+        .order_by(enrollments.c.enrolled_at.desc(), enrollments.c.id.desc())
+        .limit(CO_ENROLLMENT_SAMPLE)
+        .subquery("mine")
+    )
     theirs = enrollments.alias("theirs")
     co = (
         select(theirs.c.course_id, func.count().label("n"))
         .select_from(mine.join(theirs, theirs.c.user_id == mine.c.user_id))
         .where(
-            mine.c.course_id == target.id,
-            mine.c.status == EnrollmentStatus.ACTIVE,
             theirs.c.status == EnrollmentStatus.ACTIVE,
             theirs.c.course_id != target.id,
         )
         .group_by(theirs.c.course_id)
         .subquery("co")
     )
-    target_tags = bindparam("target_tags", list(target.tags or ()), type_=courses.c.tags.type)
-    shared_tags = func.cardinality(
-        func.array(
-            select(func.unnest(courses.c.tags))
-            .correlate(courses)
-            .intersect(select(func.unnest(target_tags)))
-            .scalar_subquery()
-        )
-    )
+    tag_list = list(dict.fromkeys(t for t in (target.tags or ()) if t is not None))
+    tag_type = courses.c.tags.type
+    target_tags = bindparam("target_tags", tag_list, type_=tag_type)
+    shared_tags: ColumnElement[int] = literal(0)
+    for i, tag in enumerate(tag_list):
+        one = bindparam(f"tag_{i}", [tag], type_=tag_type)
+        shared_tags = shared_tags + case((courses.c.tags.op("@>")(one), 1), else_=0)
     same_category = (
         courses.c.category_id == target.category_id
         if target.category_id is not None
         else literal(False)
     )
     content_match = or_(same_category, courses.c.tags.op("&&")(target_tags))
-    score = (
-        func.coalesce(co.c.n, 0)
-        + case((same_category, 2), else_=0)
-        + case((content_match, shared_tags), else_=0)
-    ).label("score")
-    stmt: Select[Any] = (
-        select(*_item_columns(), score)
-        .select_from(_item_from().outerjoin(co, co.c.course_id == courses.c.id))
+    score = (func.coalesce(co.c.n, 0) + case((same_category, 2), else_=0) + shared_tags).label(
+        "score"
+    )
+    best = (
+        select(courses.c.id, courses.c.enrollment_count, score)
+        .select_from(courses.outerjoin(co, co.c.course_id == courses.c.id))
         .where(PUBLISHED, courses.c.id != target.id, or_(co.c.n.is_not(None), content_match))
         .order_by(score.desc(), courses.c.enrollment_count.desc(), courses.c.id.desc())
         .limit(SIMILAR_LIMIT)
+        .subquery("best")
+    )
+    stmt: Select[Any] = (
+        select(*_item_columns())
+        .select_from(_item_from().join(best, best.c.id == courses.c.id))
+        .order_by(best.c.score.desc(), best.c.enrollment_count.desc(), best.c.id.desc())
     )
     return schemas.SimilarCourses(items=[_item(r) for r in await session.execute(stmt)])
