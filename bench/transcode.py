@@ -1,7 +1,8 @@
 """Video transcoding speed: the HLS ladder against a decode-only pass of the same clip.
 
 Generates a 1080p30 H.264 + AAC clip (default 20 s) whose pictures are not trivially
-compressible: FFmpeg's moving ``gradients`` with temporal ``noise`` on top, plus a tone. Then,
+compressible: FFmpeg's moving ``gradients`` with temporal ``noise`` on top, plus a tone
+(``--content screen``: ``testsrc2``, closer to slides and screen recordings). Then,
 side by side in each round:
 
 - decode: PyAV reads and decodes every frame of the clip and does nothing else (the floor:
@@ -39,10 +40,17 @@ from av.video.frame import VideoFrame
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from media import hls
 
+CONTENT = {
+    # camera-like: moving gradients with sensor-like temporal noise (hard to compress)
+    "noise": "gradients=s=1920x1080:r=30:d={seconds}:speed=0.03:n=4,noise=alls=6:allf=t+u",
+    # screen-like: FFmpeg's testsrc2 (flat colours, sharp edges, text, a little motion)
+    "screen": "testsrc2=s=1920x1080:r=30:d={seconds}",
+}
 
-def make_clip(path: Path, seconds: float) -> None:
-    """A 1080p30 clip: moving gradients with noise, ~12 Mbit/s (a phone upload), a 440 Hz tone."""
-    video_source = f"gradients=s=1920x1080:r=30:d={seconds}:speed=0.03:n=4,noise=alls=6:allf=t+u"
+
+def make_clip(path: Path, seconds: float, content: str = "noise") -> None:
+    """A 1080p30 clip (``CONTENT``), at most 12 Mbit/s (a phone upload), with a 440 Hz tone."""
+    video_source = CONTENT[content].format(seconds=seconds)
     with av.open(str(path), mode="w") as out:
         video = out.add_stream("libx264", rate=30)
         video.width, video.height, video.pix_fmt = 1920, 1080, "yuv420p"
@@ -115,18 +123,18 @@ def timed_transcode(
     return elapsed, cpu, size, quality
 
 
-def main(seconds: float, rounds: int, presets: list[str], with_psnr: bool) -> None:
+def main(seconds: float, rounds: int, presets: list[str], with_psnr: bool, content: str) -> None:
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)
         clip = scratch / "clip.mp4"
         started = time.perf_counter()
-        make_clip(clip, seconds)
+        make_clip(clip, seconds, content)
         with av.open(str(clip)) as container:
             assert container.duration is not None
             duration = container.duration / av.time_base
             bit_rate = container.bit_rate / 1e6
         print(
-            f"clip: {duration:.1f} s of 1920x1080 at 30 fps, {bit_rate:.1f} Mbit/s "
+            f"clip: {duration:.1f} s of 1920x1080 at 30 fps ({content}), {bit_rate:.1f} Mbit/s "
             f"(made in {time.perf_counter() - started:.0f} s); {os.cpu_count()} cores; "
             f"ladder {', '.join(r.name for r in hls.DEFAULT_LADDER)}; "
             f"load average at start {os.getloadavg()[0]:.1f}"
@@ -180,5 +188,6 @@ if __name__ == "__main__":
     parser.add_argument(
         "--psnr", action="store_true", help="also measure the 720p rendition's luma PSNR"
     )
+    parser.add_argument("--content", choices=sorted(CONTENT), default="noise")
     args = parser.parse_args()
-    main(args.seconds, args.rounds, args.presets.split(","), args.psnr)
+    main(args.seconds, args.rounds, args.presets.split(","), args.psnr, args.content)
