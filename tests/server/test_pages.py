@@ -215,7 +215,7 @@ async def test_course_page_is_csp_clean_html(client: AppClient, path: str) -> No
     assert [s.get("src") for s in parsed.scripts] == [COURSE_SCRIPT]
     assert parsed.scripts[0].get("type") == "module"
     assert parsed.body.get("data-page") == COURSE_PAGES[path][0]
-    assert {"/catalog", "/my"} <= set(parsed.links)  # the navigation
+    assert {"/catalog", "/my", "/teach"} <= set(parsed.links)  # the navigation
     for url in parsed.assets + parsed.links:
         if url.startswith(("data:", "#")):
             continue
@@ -258,7 +258,18 @@ async def test_course_script_inserts_html_only_from_the_sanitised_fields(
 
 async def test_start_page_links_to_the_course_pages(client: AppClient) -> None:
     parsed = await parse(client, "/static/index.html")
-    assert {"/catalog", "/my"} <= set(parsed.links)
+    assert {"/catalog", "/my", "/teach"} <= set(parsed.links)
+
+
+NAV_PAGES = ["/static/index.html", *COURSE_PAGES, "/teach"]
+
+
+@pytest.mark.parametrize("path", NAV_PAGES)
+async def test_site_navigation_links_to_the_instructor_pages(client: AppClient, path: str) -> None:
+    html = await (await client.get(path)).text()
+    nav = re.search(r'<nav class="site-nav" aria-label="Main">(.*?)</nav>', html, re.DOTALL)
+    assert nav is not None, path
+    assert re.search(r'<a href="/teach"(?: aria-current="page")?>Teach</a>', nav.group(1)), path
 
 
 async def test_unknown_course_page_paths_are_not_found(client: AppClient) -> None:
