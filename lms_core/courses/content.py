@@ -20,8 +20,8 @@ from lms_core.clock import utcnow
 from lms_core.courses import access, schemas
 from lms_core.courses.access import CourseRole
 from lms_core.courses.errors import LessonLocked, LessonNotFound, ModuleNotFound
-from lms_core.courses.models import Course, Lesson, LessonKind, Module
-from lms_core.courses.richtext import to_safe_html
+from lms_core.courses.models import Course, CourseFile, Lesson, LessonKind, Module
+from lms_core.courses.richtext import TextFormat, to_safe_html
 from lms_core.errors import FieldError, InvalidInput
 
 T = TypeVar("T", Module, Lesson)
@@ -156,6 +156,8 @@ async def create_lesson(
         kind=data.kind,
         position=len(lessons),
         body_html=to_safe_html(data.body, data.body_format),
+        body_source=data.body,
+        body_format=data.body_format,
         url=data.url,
         estimated_minutes=data.estimated_minutes,
         release_at=data.release_at,
@@ -200,6 +202,61 @@ async def get_lesson(
     return lesson, role
 
 
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def body_source(lesson: Lesson, *, editor: bool) -> tuple[str | None, TextFormat | None]:
+    """The author's text and its format, for those who may edit the course only."""
+    if not editor:
+        return None, None
+    if lesson.body_source is None:  # written without a source: the HTML is one
+        return lesson.body_html, TextFormat.HTML
+    return lesson.body_source, lesson.body_format
+
+
+def file_info(row: CourseFile | None) -> schemas.LessonFileInfo | None:
+    return None if row is None else schemas.LessonFileInfo.model_validate(row)
+
+
+async def lesson_file(session: AsyncSession, lesson: Lesson) -> CourseFile | None:
+    """A file lesson's file (None for other kinds: a video's source upload is not shown)."""
+    if lesson.kind is not LessonKind.FILE:
+        return None
+    return await session.scalar(select(CourseFile).where(CourseFile.lesson_id == lesson.id))
+
+
+async def course_lesson_files(
+    session: AsyncSession, course_id: uuid.UUID
+) -> dict[uuid.UUID, CourseFile]:
+    """The files of a course's file lessons by lesson id, in one query."""
+    rows = await session.scalars(
+        select(CourseFile)
+        .join(Lesson, Lesson.id == CourseFile.lesson_id)
+        .where(Lesson.course_id == course_id, Lesson.kind == LessonKind.FILE)
+    )
+    return {row.lesson_id: row for row in rows if row.lesson_id is not None}
+
+
+async def render_lesson(
+    session: AsyncSession, lesson: Lesson, *, editor: bool
+) -> schemas.LessonOut:
+    """A lesson for a caller who may open it; ``editor``: who may edit its course."""
+    source, source_format = body_source(lesson, editor=editor)
+    plain = {
+        name: getattr(lesson, name)
+        for name in schemas.LessonOut.model_fields
+        if name not in ("body_source", "body_format", "file")
+    }
+    return schemas.LessonOut.model_validate(
+        {
+            **plain,
+            "body_source": source,
+            "body_format": source_format,
+            "file": file_info(await lesson_file(session, lesson)),
+        }
+    )
+
+
 async def _editable_lesson(session: AsyncSession, actor: Actor, lesson_id: uuid.UUID) -> Lesson:
     course_id = await _lesson_course(session, lesson_id)
     try:
@@ -226,6 +283,8 @@ async def update_lesson(
             setattr(lesson, name, getattr(data, name))
     if "body" in given and data.body is not None:
         lesson.body_html = to_safe_html(data.body, data.body_format)
+        lesson.body_source = data.body
+        lesson.body_format = data.body_format
     _check_lesson(lesson)
     await session.flush()
     return lesson

@@ -23,6 +23,7 @@ from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms_core.clock import utcnow
+from lms_core.courses.richtext import TextFormat
 from lms_core.db import Base, IdMixin, TimestampMixin
 from lms_core.enums import text_enum
 
@@ -71,6 +72,14 @@ class Course(IdMixin, TimestampMixin, Base):
     summary: Mapped[str] = mapped_column(String(500), default="")
     # Sanitised HTML (allow-list) produced from the author's Markdown or HTML.
     description_html: Mapped[str] = mapped_column(Text, default="")
+    # What the author wrote, in its format, for the editor only (readers get the HTML above).
+    # NULL (rows written without it, e.g. by bulk loads): the source is ``description_html``.
+    description_source: Mapped[str | None] = mapped_column(Text, default=None)
+    description_format: Mapped[TextFormat] = mapped_column(
+        text_enum(TextFormat, "text_format", length=16),
+        default=TextFormat.HTML,
+        server_default=TextFormat.HTML.value,
+    )
     category_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("categories.id", ondelete="SET NULL"), default=None, index=True
     )
@@ -172,6 +181,13 @@ class Lesson(IdMixin, TimestampMixin, Base):
     # Dense 0..n-1 within the module.
     position: Mapped[int]
     body_html: Mapped[str] = mapped_column(Text, default="")  # text lessons, sanitised
+    # The author's text and its format, for the editor only (as Course.description_source).
+    body_source: Mapped[str | None] = mapped_column(Text, default=None)
+    body_format: Mapped[TextFormat] = mapped_column(
+        text_enum(TextFormat, "text_format", length=16),
+        default=TextFormat.HTML,
+        server_default=TextFormat.HTML.value,
+    )
     url: Mapped[str | None] = mapped_column(String(2000), default=None)  # link lessons
     estimated_minutes: Mapped[int | None] = mapped_column(default=None)
     release_at: Mapped[datetime | None] = mapped_column(default=None)  # drip

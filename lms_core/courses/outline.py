@@ -15,8 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms_core.accounts.sessions import Actor
 from lms_core.courses import access, schemas
 from lms_core.courses.access import CourseRole
-from lms_core.courses.content import lesson_available, lesson_locked
-from lms_core.courses.models import Course, Lesson, Module
+from lms_core.courses.content import (
+    body_source,
+    course_lesson_files,
+    file_info,
+    lesson_available,
+    lesson_locked,
+)
+from lms_core.courses.models import Course, Lesson, LessonKind, Module
 
 
 async def outline_for(session: AsyncSession, course: Course, role: CourseRole) -> schemas.Outline:
@@ -36,9 +42,16 @@ async def outline_for(session: AsyncSession, course: Course, role: CourseRole) -
             .execution_options(populate_existing=True)
         )
     )
+    # Files only for the file lessons the caller may open (as their downloads), in one query.
+    files = (
+        await course_lesson_files(session, course.id)
+        if any(x.kind is LessonKind.FILE and lesson_available(x, role) for x in lessons)
+        else {}
+    )
     by_module: dict[uuid.UUID, list[schemas.OutlineLesson]] = {m.id: [] for m in modules}
     for lesson in lessons:
         available = lesson_available(lesson, role)
+        source, source_format = body_source(lesson, editor=role.can_edit)
         by_module[lesson.module_id].append(
             schemas.OutlineLesson(
                 id=lesson.id,
@@ -52,7 +65,10 @@ async def outline_for(session: AsyncSession, course: Course, role: CourseRole) -
                 locked=lesson_locked(lesson, role),
                 available=available,
                 body_html=lesson.body_html if available else None,
+                body_source=source,
+                body_format=source_format,
                 url=lesson.url if available else None,
+                file=file_info(files.get(lesson.id)) if available else None,
             )
         )
     return schemas.Outline(

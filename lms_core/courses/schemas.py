@@ -130,7 +130,11 @@ class CourseCreateIn(_CourseFields):
         default=None, description="Generated from the title when absent; never changes later."
     )
     summary: Summary = ""
-    description: RichText = ""
+    description: RichText = Field(
+        default="",
+        description="The author's text in description_format; stored as written (returned to "
+        "the course's editors as description_source) and sanitised to description_html.",
+    )
     description_format: TextFormat = TextFormat.MARKDOWN
     category_id: uuid.UUID | None = None
     level: CourseLevel = CourseLevel.ALL
@@ -149,8 +153,14 @@ class CourseUpdateIn(_CourseFields):
 
     title: Title | None = None
     summary: Summary | None = None
-    description: RichText | None = None
-    description_format: TextFormat = TextFormat.MARKDOWN
+    description: RichText | None = Field(
+        default=None,
+        description="The author's text in description_format (kept as written, sanitised to "
+        "description_html); absent: the description does not change.",
+    )
+    description_format: TextFormat = Field(
+        default=TextFormat.MARKDOWN, description="How to read description (with it only)."
+    )
     category_id: uuid.UUID | None = None
     level: CourseLevel | None = None
     language: Language | None = None
@@ -168,7 +178,15 @@ class CourseOut(Output):
     slug: str
     title: str
     summary: str
-    description_html: str
+    description_html: str = Field(description="The description as readers get it: sanitised.")
+    description_source: str | None = Field(
+        default=None,
+        description="The description as its author wrote it, in description_format: only for "
+        "those who may edit the course (owner, co-instructors, admins); null for others.",
+    )
+    description_format: TextFormat | None = Field(
+        default=None, description="markdown or html, with description_source (editors only)."
+    )
     category_id: uuid.UUID | None
     level: CourseLevel
     language: str
@@ -240,7 +258,11 @@ class ModuleOut(Output):
 class LessonCreateIn(Input):
     title: Title
     kind: LessonKind
-    body: RichText = ""
+    body: RichText = Field(
+        default="",
+        description="The author's text in body_format; stored as written (returned to the "
+        "course's editors as body_source) and sanitised to body_html.",
+    )
     body_format: TextFormat = TextFormat.MARKDOWN
     url: HttpUrl | None = Field(default=None, description="Link lessons only: http(s).")
     estimated_minutes: Minutes | None = None
@@ -255,13 +277,27 @@ class LessonCreateIn(Input):
 class LessonUpdateIn(Input):
     title: Title | None = None
     kind: LessonKind | None = None
-    body: RichText | None = None
-    body_format: TextFormat = TextFormat.MARKDOWN
+    body: RichText | None = Field(
+        default=None,
+        description="The author's text in body_format (kept as written, sanitised to "
+        "body_html); absent: the text does not change.",
+    )
+    body_format: TextFormat = Field(
+        default=TextFormat.MARKDOWN, description="How to read body (with it only)."
+    )
     url: HttpUrl | None = None
     estimated_minutes: Minutes | None = None
     release_at: UtcDatetime | None = None
     is_preview: bool | None = None
     is_required: bool | None = None
+
+
+class LessonFileInfo(Output):
+    """What a file lesson's file is, without downloading it."""
+
+    filename: str = Field(description="The sanitised name the download carries.")
+    size: int = Field(description="In bytes.")
+    content_type: str
 
 
 class LessonOut(Output):
@@ -271,12 +307,25 @@ class LessonOut(Output):
     title: str
     kind: LessonKind
     position: int
-    body_html: str
+    body_html: str = Field(description="The lesson's text as readers get it: sanitised.")
+    body_source: str | None = Field(
+        default=None,
+        description="The text as its author wrote it, in body_format: only for those who may "
+        "edit the course (owner, co-instructors, admins); null for others.",
+    )
+    body_format: TextFormat | None = Field(
+        default=None, description="markdown or html, with body_source (editors only)."
+    )
     url: str | None
     estimated_minutes: int | None
     release_at: datetime | None
     is_preview: bool
     is_required: bool
+    file: LessonFileInfo | None = Field(
+        default=None,
+        description="File lessons: the uploaded file (null until there is one; always null "
+        "for other kinds). Shown to whoever may open the lesson, as the download.",
+    )
     created_at: datetime
     updated_at: datetime
 
@@ -322,7 +371,19 @@ class OutlineLesson(BaseModel):
     locked: bool = Field(description="Not released yet (drip) for this caller.")
     available: bool = Field(description="The caller may open this lesson now.")
     body_html: str | None = Field(description="Only when available.")
+    body_source: str | None = Field(
+        default=None,
+        description="The text as its author wrote it, in body_format: for the course's "
+        "editors only (owner, co-instructors, admins).",
+    )
+    body_format: TextFormat | None = Field(
+        default=None, description="With body_source (editors only)."
+    )
     url: str | None = Field(description="Only when available.")
+    file: LessonFileInfo | None = Field(
+        default=None,
+        description="File lessons, only when available: the uploaded file, if there is one.",
+    )
 
 
 class OutlineModule(BaseModel):

@@ -44,7 +44,7 @@ from lms_core.courses.models import (
     Lesson,
     StaffRole,
 )
-from lms_core.courses.richtext import to_safe_html
+from lms_core.courses.richtext import TextFormat, to_safe_html
 from lms_core.courses.thumbnails import thumbnail_url
 from lms_core.enrollment.models import Enrollment
 from lms_core.errors import Conflict, FieldError, InvalidInput, PermissionDenied
@@ -141,10 +141,26 @@ async def prerequisite_ids(session: AsyncSession, course_id: uuid.UUID) -> list[
     )
 
 
+def description_source(course: Course, role: CourseRole) -> dict[str, object]:
+    """The author's description and its format, for those who may edit the course only."""
+    if not role.can_edit:
+        return {"description_source": None, "description_format": None}
+    if course.description_source is None:  # written without a source: the HTML is one
+        return {
+            "description_source": course.description_html,
+            "description_format": TextFormat.HTML,
+        }
+    return {
+        "description_source": course.description_source,
+        "description_format": course.description_format,
+    }
+
+
 async def render(session: AsyncSession, course: Course, role: CourseRole) -> schemas.CourseOut:
     return schemas.CourseOut.model_validate(
         {
             **{k: getattr(course, k) for k in schemas.CourseOut.model_fields if hasattr(course, k)},
+            **description_source(course, role),
             "prerequisite_ids": await prerequisite_ids(session, course.id),
             "thumbnail_url": thumbnail_url(course.id, course.thumbnail_key),
             "your_role": schemas.role_name(role),
@@ -230,6 +246,8 @@ async def create_course(
         title=data.title,
         summary=data.summary,
         description_html=to_safe_html(data.description, data.description_format),
+        description_source=data.description,
+        description_format=data.description_format,
         category_id=data.category_id,
         level=data.level,
         language=data.language,
@@ -326,6 +344,8 @@ async def update_course(
             setattr(course, name, getattr(data, name))
     if "description" in given and data.description is not None:
         course.description_html = to_safe_html(data.description, data.description_format)
+        course.description_source = data.description
+        course.description_format = data.description_format
     _check_window(course)
     if "prerequisite_ids" in given and data.prerequisite_ids is not None:
         await _set_prerequisites(session, actor, course, data.prerequisite_ids)

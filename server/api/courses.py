@@ -348,7 +348,7 @@ async def create_lesson(
     call: Call[schemas.LessonCreateIn, Empty, ModulePath],
 ) -> schemas.LessonOut:
     lesson = await content.create_lesson(call.db, call.actor, call.path.module_id, call.body)
-    return schemas.LessonOut.model_validate(lesson)
+    return await content.render_lesson(call.db, lesson, editor=True)
 
 
 @router.route(
@@ -361,8 +361,8 @@ async def create_lesson(
     errors=(403, 404, 422),
 )
 async def get_lesson(call: Call[Empty, Empty, LessonPath]) -> schemas.LessonOut:
-    lesson, _ = await content.get_lesson(call.db, call.optional_actor, call.path.lesson_id)
-    return schemas.LessonOut.model_validate(lesson)
+    lesson, role = await content.get_lesson(call.db, call.optional_actor, call.path.lesson_id)
+    return await content.render_lesson(call.db, lesson, editor=role.can_edit)
 
 
 @router.route(
@@ -378,7 +378,7 @@ async def update_lesson(
     call: Call[schemas.LessonUpdateIn, Empty, LessonPath],
 ) -> schemas.LessonOut:
     lesson = await content.update_lesson(call.db, call.actor, call.path.lesson_id, call.body)
-    return schemas.LessonOut.model_validate(lesson)
+    return await content.render_lesson(call.db, lesson, editor=True)
 
 
 @router.route(

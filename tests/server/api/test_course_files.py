@@ -313,5 +313,58 @@ async def test_s3_download_redirects_to_a_presigned_url(
         assert location.startswith(s3_endpoint)
         assert "X-Amz-Expires=300" in location
         assert meta["size"] == len(PDF)
+        # The lesson says what its file is, though the download only redirects.
+        lesson = await ok(await student.get(f"/api/v1/lessons/{lesson_id}"))
+        assert lesson["file"]["filename"] == "notes.pdf"
+        assert lesson["file"]["size"] == len(PDF)
     finally:
         await asyncio.to_thread(admin.close)
+
+
+async def test_lessons_and_outlines_describe_their_file_to_who_may_open_it(setup: Setup) -> None:
+    people = setup.people
+    teacher, course_id, lesson_id = await setup.course()
+    module = await add_module(teacher, course_id, "Intro")
+    preview = await add_lesson(teacher, module, "Preview", kind="file", is_preview=True)
+    empty = await add_lesson(teacher, module, "Empty", kind="file", is_preview=True)
+    text = await add_lesson(teacher, module, "Text", is_preview=True)
+    assert empty["file"] is None
+    await ok(await upload(teacher, lesson_id))
+    await ok(await upload(teacher, preview["id"], filename="../slides?.pdf"))
+    described = {"filename": "notes.pdf", "size": len(PDF), "content_type": "application/pdf"}
+
+    def files(outline: dict[str, Any]) -> dict[str, Any]:
+        return {x["id"]: x["file"] for m in outline["modules"] for x in m["lessons"]}
+
+    enrolled = await people.user("enrolled")
+    await people.enroll("enrolled", course_id)
+    for client in (teacher, enrolled):
+        assert (await ok(await client.get(f"/api/v1/lessons/{lesson_id}")))["file"] == described
+        seen = files(await ok(await client.get(f"/api/v1/courses/{course_id}/outline")))
+        assert seen[lesson_id] == described
+        assert seen[preview["id"]]["filename"] == "slides_.pdf"
+        assert seen[empty["id"]] is None
+        assert seen[text["id"]] is None
+    renamed = await ok(await teacher.patch(f"/api/v1/lessons/{lesson_id}", json={"title": "N"}))
+    assert renamed["file"] == described
+
+    # Visitors: the preview lesson's file only, as its download.
+    anonymous = await people.anonymous()
+    await problem(await anonymous.get(f"/api/v1/lessons/{lesson_id}"), 403)
+    seen = files(await ok(await anonymous.get(f"/api/v1/courses/{course_id}/outline")))
+    assert seen[lesson_id] is None
+    assert seen[preview["id"]]["filename"] == "slides_.pdf"
+    got = await ok(await anonymous.get(f"/api/v1/lessons/{preview['id']}"))
+    assert got["file"]["size"] == len(PDF)
+    assert (await ok(await anonymous.get(f"/api/v1/lessons/{text['id']}")))["file"] is None
+
+    # Not released yet: nothing for the student, all for the staff.
+    await ok(
+        await teacher.patch(
+            f"/api/v1/lessons/{lesson_id}", json={"release_at": "2999-01-01T00:00:00Z"}
+        )
+    )
+    seen = files(await ok(await enrolled.get(f"/api/v1/courses/{course_id}/outline")))
+    assert seen[lesson_id] is None
+    seen = files(await ok(await teacher.get(f"/api/v1/courses/{course_id}/outline")))
+    assert seen[lesson_id] == described

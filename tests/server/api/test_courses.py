@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from lms_core.accounts.models import Role, User
 from lms_core.clock import utcnow
+from lms_core.courses.models import Course
 from lms_core.enrollment.models import Enrollment
 from server.state import Database
 from tests.conftest import AppClient, ClientFactory, login, register
@@ -682,3 +683,117 @@ async def test_unknown_category_on_update_is_422(people: People) -> None:
         json={"title": "New", "category_id": str(uuid.uuid4())},
     )
     await problem(resp, 422, "unknown_category")
+
+
+# --- the author's source (Markdown or HTML), for editors only ----------------------------------
+
+# An HTML comment survives Markdown rendering but not sanitising: only the source carries it.
+MARKER = "author-only-7f3a"
+SOURCE = f"# Week one\n\nRead *this* first.\n\n<!-- {MARKER} -->\n"
+
+
+async def test_description_source_round_trips_for_editors_only(
+    people: People, database: Database
+) -> None:
+    teacher = await people.user("teacher", Role.INSTRUCTOR)
+    course = await new_course(teacher, description=SOURCE)
+    assert course["description_source"] == SOURCE
+    assert course["description_format"] == "markdown"
+    assert "<em>this</em>" in course["description_html"]
+    assert MARKER not in course["description_html"]
+    cid = course["id"]
+
+    co = await people.user("co", Role.INSTRUCTOR)
+    ta = await people.user("ta", Role.INSTRUCTOR)
+    admin = await people.user("admin", Role.ADMIN)
+    for label, role in (("co", "co_instructor"), ("ta", "teaching_assistant")):
+        await ok(
+            await teacher.put(
+                f"/api/v1/courses/{cid}/staff/{people.ids[label]}", json={"role": role}
+            )
+        )
+    for editor in (teacher, co, admin):
+        seen = await ok(await editor.get(f"/api/v1/courses/{cid}"))
+        assert (seen["description_source"], seen["description_format"]) == (SOURCE, "markdown")
+
+    # Saving other settings keeps the source; a new description in HTML replaces it.
+    kept = await ok(await teacher.patch(f"/api/v1/courses/{cid}", json={"summary": "S"}))
+    assert kept["description_source"] == SOURCE
+    html = "<p>Plain <b>HTML</b><!-- also dropped --></p>"
+    changed = await ok(
+        await co.patch(
+            f"/api/v1/courses/{cid}", json={"description": html, "description_format": "html"}
+        )
+    )
+    assert (changed["description_source"], changed["description_format"]) == (html, "html")
+    assert changed["description_html"] == "<p>Plain <b>HTML</b></p>"
+    back = await ok(await teacher.patch(f"/api/v1/courses/{cid}", json={"description": SOURCE}))
+    assert (back["description_source"], back["description_format"]) == (SOURCE, "markdown")
+
+    module = await add_module(teacher, cid)
+    await add_lesson(teacher, module)
+    await ok(await teacher.post(f"/api/v1/courses/{cid}/publish"))
+    student = await people.user("student")
+    await people.enroll("student", cid)
+    visitor = await people.anonymous()
+    for reader in (ta, student, visitor, await people.user("outsider")):
+        resp = await reader.get(f"/api/v1/courses/{cid}")
+        assert MARKER not in await resp.text()
+        seen = await ok(resp)
+        assert seen["description_source"] is None
+        assert seen["description_format"] is None
+        assert "<em>this</em>" in seen["description_html"]
+
+    # A row written without a source (a bulk load): its HTML is the source, as HTML.
+    async with database.sessions() as session:
+        await session.execute(
+            update(Course).where(Course.id == uuid.UUID(cid)).values(description_source=None)
+        )
+        await session.commit()
+    seen = await ok(await teacher.get(f"/api/v1/courses/{cid}"))
+    assert seen["description_source"] == seen["description_html"]
+    assert seen["description_format"] == "html"
+    assert (await ok(await student.get(f"/api/v1/courses/{cid}")))["description_source"] is None
+
+
+async def test_lesson_body_source_round_trips_for_editors_only(people: People) -> None:
+    teacher = await people.user("teacher", Role.INSTRUCTOR)
+    ta = await people.user("ta", Role.INSTRUCTOR)
+    cid = (await new_course(teacher))["id"]
+    await ok(
+        await teacher.put(
+            f"/api/v1/courses/{cid}/staff/{people.ids['ta']}", json={"role": "teaching_assistant"}
+        )
+    )
+    module = await add_module(teacher, cid)
+    lesson = await add_lesson(teacher, module, "Read", body=SOURCE, is_preview=True)
+    assert (lesson["body_source"], lesson["body_format"]) == (SOURCE, "markdown")
+    assert MARKER not in lesson["body_html"]
+    lid = lesson["id"]
+    seen = await ok(await teacher.get(f"/api/v1/lessons/{lid}"))
+    assert (seen["body_source"], seen["body_format"]) == (SOURCE, "markdown")
+    outline = await ok(await teacher.get(f"/api/v1/courses/{cid}/outline"))
+    row = outline["modules"][0]["lessons"][0]
+    assert (row["body_source"], row["body_format"]) == (SOURCE, "markdown")
+
+    renamed = await ok(await teacher.patch(f"/api/v1/lessons/{lid}", json={"title": "R"}))
+    assert renamed["body_source"] == SOURCE
+    html = "<p>As <i>HTML</i></p>"
+    changed = await ok(
+        await teacher.patch(f"/api/v1/lessons/{lid}", json={"body": html, "body_format": "html"})
+    )
+    assert (changed["body_source"], changed["body_format"]) == (html, "html")
+    await ok(await teacher.patch(f"/api/v1/lessons/{lid}", json={"body": SOURCE}))
+
+    await ok(await teacher.post(f"/api/v1/courses/{cid}/publish"))
+    student = await people.user("student")
+    await people.enroll("student", cid)
+    for reader in (ta, student, await people.anonymous()):
+        for path in (f"/api/v1/lessons/{lid}", f"/api/v1/courses/{cid}/outline"):
+            resp = await reader.get(path)
+            assert MARKER not in await resp.text(), path
+            body = await ok(resp)
+            row = body if "body_html" in body else body["modules"][0]["lessons"][0]
+            assert row["body_source"] is None, path
+            assert row["body_format"] is None, path
+            assert "<em>this</em>" in row["body_html"], path
