@@ -143,6 +143,31 @@ class Case:
 
 # --- response checks (run on 2xx answers) ------------------------------------------------------
 
+# Who may edit the published and the draft course: only they get the author's source (the
+# sanitised HTML is what everyone else reads).
+EDITORS = frozenset({Persona.CO, Persona.OWNER, Persona.ADMIN})
+SOURCE_FIELDS = ("description_source", "description_format", "body_source", "body_format")
+
+
+def sources_hidden(p: Persona, body: Any) -> None:
+    """Any answer of any route: no author's source for those who edit no course."""
+    if p in EDITORS or p is Persona.OTHER_INSTRUCTOR:  # the latter edits a course of their own
+        return
+    if isinstance(body, dict):
+        for name in SOURCE_FIELDS:
+            # A value is text; the OpenAPI document's schemas of these fields are objects.
+            assert not isinstance(body.get(name), str), (name, body)
+        for value in body.values():
+            sources_hidden(p, value)
+    elif isinstance(body, list):
+        for item in body:
+            sources_hidden(p, item)
+
+
+def source_for_editors(p: Persona, body: Any, name: str) -> None:
+    assert (body[f"{name}_source"] is not None) is (p in EDITORS), body
+    assert (body[f"{name}_format"] is not None) is (p in EDITORS), body
+
 
 def is_me(w: World, p: Persona, body: Any) -> None:
     assert body["id"] == w.person(p).id
@@ -157,6 +182,7 @@ def role_shown(w: World, p: Persona, body: Any) -> None:
         Persona.ADMIN: "admin",
     }.get(p, "visitor")
     assert body["your_role"] == expected
+    source_for_editors(p, body, "description")
 
 
 def own_tokens_only(w: World, p: Persona, body: Any) -> None:
@@ -174,6 +200,26 @@ def outline_shaped(w: World, p: Persona, body: Any) -> None:
     assert (released["body_html"] is None) is not released["available"]
     assert preview["available"]
     assert preview["body_html"]
+    for lesson in lessons.values():
+        source_for_editors(p, lesson, "body")
+    # A file lesson's file is described to whoever may download it, and to no one else.
+    handout, syllabus = lessons[w.file_lesson], lessons[w.preview_file]
+    assert (handout["file"] is not None) is (p in STAFF or p is Persona.STUDENT)
+    assert syllabus["file"]["filename"] == "notes.pdf"
+    assert lessons[w.blank_file]["file"] is None
+    assert drip["file"] is None
+
+
+def lesson_shaped(w: World, p: Persona, body: Any) -> None:
+    source_for_editors(p, body, "body")
+    assert body["file"] is None  # a text lesson
+
+
+def file_described(w: World, p: Persona, body: Any) -> None:
+    source_for_editors(p, body, "body")
+    assert body["file"]["filename"] == "notes.pdf"
+    assert body["file"]["content_type"] == "application/pdf"
+    assert body["file"]["size"] > 0
 
 
 def own_enrollments_only(w: World, p: Persona, body: Any) -> None:
@@ -658,9 +704,33 @@ CASES: list[Case] = [
         "released",
         "/api/v1/lessons/{w.released}",
         participants(200) | {A: frozenset({403})},
+        check=lesson_shaped,
     ),
-    Case("GET", L, "drip", "/api/v1/lessons/{w.drip}", by(403, 403, 403, 403, 200, 200, 200, 200)),
-    Case("GET", L, "preview", "/api/v1/lessons/{w.preview}", everyone(200)),
+    Case(
+        "GET",
+        L,
+        "drip",
+        "/api/v1/lessons/{w.drip}",
+        by(403, 403, 403, 403, 200, 200, 200, 200),
+        check=lesson_shaped,
+    ),
+    Case("GET", L, "preview", "/api/v1/lessons/{w.preview}", everyone(200), check=lesson_shaped),
+    Case(
+        "GET",
+        L,
+        "file lesson",
+        "/api/v1/lessons/{w.file_lesson}",
+        by(403, 403, 200, 403, 200, 200, 200, 200),
+        check=file_described,
+    ),
+    Case(
+        "GET",
+        L,
+        "preview file lesson",
+        "/api/v1/lessons/{w.preview_file}",
+        everyone(200),
+        check=file_described,
+    ),
     Case("GET", L, "draft", "/api/v1/lessons/{w.draft_lesson}", DRAFT_READ),
     Case("GET", L, "unpublished", "/api/v1/lessons/{w.unpublished_lesson}", UNPUBLISHED_READ),
     Case(
@@ -1111,6 +1181,8 @@ async def test_matrix(ctx: Env, case: Case, persona: Persona) -> None:
     )
     leaks = [s for s, allowed in SECRETS.items() if persona not in allowed and s in body]
     assert not leaks, f"{case.method} {url} as {persona} leaks {leaks}: {body[:400]}"
+    if resp.content_type.endswith("json"):
+        sources_hidden(persona, json.loads(body))
     if refusal:
         after = await fingerprint(ctx.conn)
         changed = sorted(t for t in before if before[t] != after[t])
@@ -1198,6 +1270,8 @@ async def test_reads_over_bearer_tokens_match_the_matrix(ctx: Env) -> None:
             leaks = [s for s, allowed in SECRETS.items() if persona not in allowed and s in body]
             if leaks:
                 wrong.append(f"{case.id_for(persona)}: leaks {leaks}")
+            if resp.content_type.endswith("json"):
+                sources_hidden(persona, json.loads(body))
     assert not wrong, "\n".join(wrong)
 
 
