@@ -4,7 +4,7 @@
 // A plain ES module (CSP script-src 'self'); server text goes in with textContent only.
 
 import { ApiError, api } from "./api.js";
-import { OutlineEditor } from "./outline-editor.js";
+import { OutlineEditor, authorText, formatSelect } from "./outline-editor.js";
 import {
   el,
   fromLocalInput,
@@ -29,14 +29,43 @@ function showDenied(text) {
   document.getElementById("denied-title").focus();
 }
 
+/** The Markdown/HTML choice beside the description (once, after its field). */
+function descriptionFormat(form) {
+  let select = form.elements.namedItem("description_format");
+  if (select) return select;
+  select = formatSelect("description_format", "markdown");
+  select.id = "course-description-format";
+  const label = el("label", "Written in");
+  label.htmlFor = select.id;
+  const wrap = el("div", null, "field");
+  wrap.append(label, select);
+  const description = form.elements.namedItem("description");
+  description.closest(".field").after(wrap);
+  const hint = document.getElementById("course-description-hint");
+  hint.textContent =
+    "Markdown or HTML (say which below); you get back what you wrote, and students read it " +
+    "rendered and sanitised.";
+  return select;
+}
+
 function fillSettings(form, course) {
   const set = (name, value) => {
     form.elements.namedItem(name).value = value ?? "";
   };
   set("title", course.title);
   set("summary", course.summary);
-  set("description", course.description_html);
-  form.elements.namedItem("description").dataset.original = course.description_html || "";
+  // The author's own text in its format (given to editors only), not the sanitised HTML.
+  const written = authorText(
+    course.description_source,
+    course.description_format,
+    course.description_html,
+  );
+  const description = form.elements.namedItem("description");
+  description.value = written.text;
+  description.dataset.original = written.text;
+  const format = descriptionFormat(form);
+  format.value = written.format;
+  format.dataset.original = written.format;
   set("category_id", course.category_id || "");
   set("level", course.level);
   set("language", course.language);
@@ -66,12 +95,15 @@ function readSettings(form) {
     enrollment_opens_at: fromLocalInput(value("enrollment_opens_at")),
     enrollment_closes_at: fromLocalInput(value("enrollment_closes_at")),
   };
-  // The server keeps no Markdown source, only sanitised HTML: send the description only when
-  // the author changed it, so saving other settings never re-renders it.
+  // Send the description (in its format) only when the author changed it or its format.
   const description = form.elements.namedItem("description");
-  if (description.value !== description.dataset.original) {
+  const format = form.elements.namedItem("description_format");
+  if (
+    description.value !== description.dataset.original ||
+    format.value !== format.dataset.original
+  ) {
     body.description = description.value;
-    body.description_format = "markdown";
+    body.description_format = format.value;
   }
   return body;
 }

@@ -1,64 +1,18 @@
 // The editor's media panel for file and video lessons: upload with a progress bar (raw-body PUT
 // through XMLHttpRequest, see ui.uploadRaw), and for videos the transcoding status, polled
 // every 2 s while queued or processing, then the poster (ready) or the failure message.
-// Also fileInfo(): a file lesson's name and size, read from its download's headers.
+// A file lesson's name and size come with the lesson (its ``file``: filename, size,
+// content_type, or null), so nothing is downloaded to show them.
 
-import { API, ApiError, api } from "./api.js";
+import { ApiError, api } from "./api.js";
 import { el, formatBytes, problemText, progressLine, uploadRaw } from "./ui.js";
 
 const POLL_MS = 2000;
 
-/** The name in a Content-Disposition header (RFC 6266; filename* first). */
-function dispositionName(header) {
-  if (!header) return null;
-  const star = /filename\*=UTF-8''([^;]+)/i.exec(header);
-  if (star) {
-    try {
-      return decodeURIComponent(star[1]);
-    } catch {
-      // fall through to the ASCII name
-    }
-  }
-  const plain = /filename="([^"]*)"/i.exec(header);
-  return plain ? plain[1] : null;
-}
-
-/**
- * A file lesson's file as {url, name, size}, or null when none was uploaded (404).
- * There is no metadata route: the download's headers say it, and the body is not read (the
- * request is aborted once the headers are in). A storage that redirects elsewhere (S3) gives
- * only the URL.
- */
-export async function fileInfo(lessonId) {
-  const url = `${API}/lessons/${lessonId}/file`;
-  const controller = new AbortController();
-  let response;
-  try {
-    response = await fetch(url, {
-      credentials: "same-origin",
-      redirect: "manual",
-      signal: controller.signal,
-    });
-  } catch {
-    return { url, name: null, size: null };
-  }
-  if (response.status === 404) {
-    controller.abort();
-    return null;
-  }
-  const info = { url, name: null, size: null };
-  if (response.ok) {
-    info.name = dispositionName(response.headers.get("Content-Disposition"));
-    const length = response.headers.get("Content-Length");
-    info.size = length === null ? null : Number(length);
-  }
-  controller.abort();
-  return info;
-}
-
-function describeFile(info) {
-  if (!info) return "No file uploaded yet.";
-  const parts = [info.name || "The file", info.size != null ? formatBytes(info.size) : null];
+/** "Current file: notes.pdf, 2.0 KB" from a lesson's ``file`` (or an upload's answer). */
+export function describeFile(file) {
+  if (!file) return "No file uploaded yet.";
+  const parts = [file.filename || "The file", file.size != null ? formatBytes(file.size) : null];
   return `Current file: ${parts.filter(Boolean).join(", ")}`;
 }
 
@@ -116,17 +70,14 @@ function problemRegion() {
 function filePanel(lesson) {
   const section = el("section", null, "media-panel file-panel");
   section.setAttribute("aria-label", `File of ${lesson.title}`);
-  const current = el("p", "Looking for the file…", "file-current");
+  const current = el("p", describeFile(lesson.file), "file-current");
   const slot = el("div");
   const problem = problemRegion();
   const control = uploadControl("Upload the file", null, async (file) => {
     const saved = await sendWithBar(slot, problem, `/lessons/${lesson.id}/file`, file);
-    if (saved) current.textContent = describeFile({ name: saved.filename, size: saved.size });
+    if (saved) current.textContent = describeFile(saved);
   });
   section.append(el("h4", "File"), current, control, slot, problem);
-  fileInfo(lesson.id).then((info) => {
-    current.textContent = describeFile(info);
-  });
   return section;
 }
 

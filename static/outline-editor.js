@@ -42,6 +42,30 @@ function input(type, name, value) {
   return node;
 }
 
+export const TEXT_FORMATS = { markdown: "Markdown", html: "HTML" };
+
+/** A Markdown/HTML choice for an author's text (its ``name``: body_format, description_format). */
+export function formatSelect(name, value) {
+  const select = document.createElement("select");
+  select.name = name;
+  for (const [format, label] of Object.entries(TEXT_FORMATS)) {
+    const option = el("option", label);
+    option.value = format;
+    select.append(option);
+  }
+  select.value = value in TEXT_FORMATS ? value : "markdown";
+  return select;
+}
+
+/**
+ * What the author wrote and its format, as the server returns them to editors (``*_source``,
+ * ``*_format``); the sanitised HTML as HTML if there is no source.
+ */
+export function authorText(source, format, html) {
+  if (source != null) return { text: source, format: format || "markdown" };
+  return { text: html || "", format: "html" };
+}
+
 function kindSelect(value) {
   const select = document.createElement("select");
   select.name = "kind";
@@ -433,8 +457,10 @@ export class OutlineEditor {
     const body = document.createElement("textarea");
     body.name = "body";
     body.rows = 5;
-    body.value = lesson.body_html || "";
-    const original = body.value;
+    // The author's own text in its format (the outline gives it to editors), not the HTML.
+    const written = authorText(lesson.body_source, lesson.body_format, lesson.body_html);
+    body.value = written.text;
+    const bodyFormat = formatSelect("body_format", written.format);
     const url = input("url", "url", lesson.url || "");
     const urlField = field("Link address", url);
     urlField.hidden = lesson.kind !== "link";
@@ -462,7 +488,8 @@ export class OutlineEditor {
     form.append(
       field("Title", title),
       field("Kind", kind),
-      field("Text", body, "Markdown (HTML is accepted too); shown above the video or file."),
+      field("Text", body, "Markdown or HTML (say which below); shown above the video or file."),
+      field("Written in", bodyFormat),
       urlField,
       field("Estimated minutes", minutes),
       field("Release date", release, "Empty: available at once."),
@@ -482,7 +509,10 @@ export class OutlineEditor {
         is_preview: preview.checked,
         is_required: required.checked,
       };
-      if (body.value !== original) change.body = body.value;
+      if (body.value !== written.text || bodyFormat.value !== written.format) {
+        change.body = body.value;
+        change.body_format = bodyFormat.value;
+      }
       save.disabled = true;
       try {
         const saved = await api("PATCH", `/lessons/${lesson.id}`, change);

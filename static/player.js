@@ -11,7 +11,6 @@
 // video complete at 90 % watched; the page then refreshes the course progress.
 
 import { API, ApiError, api } from "./api.js";
-import { fileInfo } from "./lesson-media.js";
 import { formatBytes, problemText } from "./ui.js";
 
 const HLS_SCRIPT = "/static/vendor/hls.js/hls.min.js";
@@ -219,16 +218,18 @@ function reportPositions(lesson, video, onCompleted) {
   });
 }
 
-/** A file lesson: the file's name and size and a Download link. */
-export async function showFile(lesson, nameNode, downloadLink) {
+/**
+ * A file lesson: the file's name and size (the lesson's ``file``, so nothing is downloaded to
+ * learn them, whatever the storage) and a Download link.
+ */
+export function showFile(lesson, nameNode, downloadLink) {
   downloadLink.href = `${API}/lessons/${lesson.id}/file`;
-  const info = await fileInfo(lesson.id);
-  if (!info) {
+  const file = lesson.file;
+  if (!file) {
     nameNode.textContent = "The file has not been uploaded yet.";
     downloadLink.hidden = true;
     return;
   }
-  const size = info.size != null ? ` (${formatBytes(info.size)})` : "";
-  nameNode.textContent = `${info.name || "The lesson's file"}${size}`;
-  downloadLink.setAttribute("aria-label", `Download ${info.name || "the file"}`);
+  nameNode.textContent = `${file.filename} (${formatBytes(file.size)})`;
+  downloadLink.setAttribute("aria-label", `Download ${file.filename}`);
 }

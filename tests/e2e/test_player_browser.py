@@ -109,7 +109,7 @@ async def test_video_lesson_plays_resumes_and_completes(
     database_url: str,
     tmp_path: Path,
 ) -> None:
-    # The editor looks for a video and a file before they exist (404).
+    # The editor looks for a video before it exists (404); a file comes with the outline.
     problems.expected_api_errors |= {404}
     clip = make_clip(tmp_path / "clip.mp4", seconds=3.0, width=640, height=360)
     teacher = await make_instructor(live_server, accounts, database_url, "Vera Video")
@@ -164,6 +164,9 @@ async def test_video_lesson_plays_resumes_and_completes(
         # The handout: name, size, and a Download link that gives the file.
         await student.goto(f"/learn/{handout_id}")
         await expect(student.locator("#file-name")).to_have_text("notes.txt (16 B)")
+        # ...told by the lesson itself: nothing was downloaded to learn them.
+        file_url = f"/api/v1/lessons/{handout_id}/file"
+        assert not [r.url for r in problems.requests if r.url.endswith(file_url)]
         async with student.expect_download() as download_info:
             await student.get_by_role("link", name="Download notes.txt").click()
         download = await download_info.value
