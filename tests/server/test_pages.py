@@ -387,3 +387,14 @@ async def test_player_plays_hls_and_reports_positions(client: AppClient) -> None
     used = set(re.findall(r'getElementById\("([\w-]+)"\)', player))
     assert used <= learn.ids
     assert {"video", "video-state", "file-name", "file-download"} <= learn.ids
+
+
+async def test_file_lessons_are_described_without_a_download(client: AppClient) -> None:
+    # The lesson (and the outline) carry the file's name and size: no download is started and
+    # aborted to read its headers.
+    for script in ("/static/player.js", "/static/lesson-media.js"):
+        text = await (await client.get(script)).text()
+        assert "AbortController" not in text, script
+        assert "Content-Disposition" not in text, script
+    assert "lesson.file" in await (await client.get("/static/player.js")).text()
+    assert "lesson.file" in await (await client.get("/static/lesson-media.js")).text()
