@@ -310,3 +310,32 @@ async def test_similar_ignores_cancelled_drafts_archived_and_itself(session: Asy
     items = (await service.similar_courses(s, base.slug)).items
     assert [item.title for item in items] == ["Co-enrolled, nothing in common"]
     assert items[0].instructor.id == owner.id
+
+
+async def test_limits_are_constants_in_the_sql(session: AsyncSession) -> None:
+    """A LIMIT sent as a parameter is estimated at 10 % of the rows in a generic plan, which then
+    hash-joins whole tables to a page of a few rows; written into the SQL it is exact."""
+    s = session
+    owner = await factory.user(s)
+    base = await factory.course(s, owner, "Anything")
+    await factory.course(s, owner, "Anything else")
+    await s.commit()
+    statements: list[str] = []
+    sync_conn = (await s.connection()).sync_connection
+    assert sync_conn is not None
+
+    def capture(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(sync_conn, "before_cursor_execute", capture)
+    try:
+        await service.search(s, schemas.CatalogQuery(q="anything", limit=7))
+        await service.search(s, schemas.CatalogQuery(sort="most_enrolled"))
+        await service.similar_courses(s, str(base.id))
+    finally:
+        event.remove(sync_conn, "before_cursor_execute", capture)
+    search_q, search_sorted, _target, similar = statements
+    assert " LIMIT 8)" in search_q
+    assert " LIMIT 21)" in search_sorted
+    assert f" LIMIT {service.CO_ENROLLMENT_SAMPLE})" in similar
+    assert f" LIMIT {service.SIMILAR_LIMIT})" in similar
