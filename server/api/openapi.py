@@ -97,9 +97,8 @@ def _operation(
         }
     success: dict[str, Any] = {"description": "Success"}
     if e.download:
-        success["content"] = {
-            "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
-        }
+        # Served as what it is (a PDF, an image, an HLS playlist...): any type.
+        success["content"] = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
     elif e.response is not None:
         success["content"] = {"application/json": {"schema": keys[(e.response, "serialization")]}}
     responses: dict[str, Any] = {str(status): success for status in (e.status, *e.also)}
