@@ -150,6 +150,9 @@ function catalogPage() {
   const count = document.getElementById("catalog-count");
   let cursor = null;
   let shown = 0;
+  // A new search supersedes every request still on its way: answers arriving late (the first,
+  // unfiltered page after the user's search) must not overwrite newer results.
+  let generation = 0;
 
   // The search lives in the address (?q=…&level=…), so a search can be bookmarked and shared.
   const initial = new URLSearchParams(window.location.search);
@@ -170,10 +173,13 @@ function catalogPage() {
   async function load(append) {
     const params = query();
     if (append && cursor) params.set("cursor", cursor);
+    if (!append) generation += 1;
+    const mine = generation;
     results.setAttribute("aria-busy", "true");
     more.disabled = true;
     try {
       const page = await api("GET", `/catalog?${params}`);
+      if (mine !== generation) return;
       if (!append) {
         results.replaceChildren();
         shown = 0;
@@ -186,10 +192,12 @@ function catalogPage() {
         shown === 0 ? "No course matches." : `Showing ${plural(shown, "course", "courses")}.`;
       say("");
     } catch (error) {
-      sayProblem(error, "The catalog could not be loaded: ");
+      if (mine === generation) sayProblem(error, "The catalog could not be loaded: ");
     } finally {
-      results.removeAttribute("aria-busy");
-      more.disabled = false;
+      if (mine === generation) {
+        results.removeAttribute("aria-busy");
+        more.disabled = false;
+      }
     }
   }
 

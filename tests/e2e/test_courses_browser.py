@@ -7,6 +7,7 @@ would) with a personal access token; it and the accounts are deleted afterwards.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 import aiohttp
 import pytest
 import pytest_asyncio
-from playwright.async_api import Page, expect
+from playwright.async_api import Page, Route, expect
 from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
@@ -203,3 +204,41 @@ async def test_student_finds_enrolls_and_completes_a_course(
     await expect(item.locator("progress")).to_have_attribute("value", "100")
 
     assert problems.errors == []
+
+
+async def test_a_late_catalog_answer_does_not_replace_newer_search_results(
+    page: Page,
+    live_server: LiveServer,
+    accounts: Accounts,
+    courses: Courses,
+    database_url: str,
+) -> None:
+    """The page's first, unfiltered request answers after the user's search: the search's
+    results must stay (the browser holds that first answer back until the search is shown)."""
+    slug = courses.new_slug()
+    seeded = await seed_course(live_server, accounts, slug, database_url)
+    release = asyncio.Event()
+    held: list[str] = []
+
+    async def hold_first_page(route: Route) -> None:
+        if "q=" not in route.request.url and not held:
+            held.append(route.request.url)
+            await release.wait()
+        await route.continue_()
+
+    await page.route(re.compile(r".*/api/v1/catalog\?.*|.*/api/v1/catalog$"), hold_first_page)
+    await page.goto("/catalog")
+    # A search that finds nothing, while the held unfiltered page would list the seeded course.
+    await page.get_by_role("searchbox", name="Search").fill(f"nothing-like-{uuid.uuid4().hex}")
+    await page.get_by_role("button", name="Search").click()
+    results = page.locator("#catalog-results li")
+    count = page.locator("#catalog-count")
+    await expect(count).to_have_text("No course matches.")
+    assert held, "the first page's request was not held back"
+    release.set()
+    # Let the late answer arrive, then check it was ignored.
+    await page.wait_for_load_state("networkidle")
+    await page.wait_for_timeout(500)
+    await expect(count).to_have_text("No course matches.")
+    await expect(results).to_have_count(0)
+    assert seeded["title"] not in await page.locator("#catalog-results").inner_text()
