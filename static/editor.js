@@ -41,10 +41,6 @@ function descriptionFormat(form) {
   wrap.append(label, select);
   const description = form.elements.namedItem("description");
   description.closest(".field").after(wrap);
-  const hint = document.getElementById("course-description-hint");
-  hint.textContent =
-    "Markdown or HTML (say which below); you get back what you wrote, and students read it " +
-    "rendered and sanitised.";
   return select;
 }
 
