@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import struct
+import uuid
 import zlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -186,7 +187,8 @@ async def test_instructor_builds_and_publishes_a_course(
     problems.expected_api_errors |= {409, 415, 422}
     teacher = await make_instructor(live_server, accounts, database_url, "Tess Teacher")
     await sign_in(page, teacher)
-    title = f"Field Recording {accounts.emails[0][11:17]}"
+    # A plain word as the unique part: "-abc" in a search would mean "without abc".
+    title = f"Field Recording {uuid.uuid4().hex[:6]}"
     course_id = await create_course_in_ui(page, title)
     await expect(page.locator("#course-status")).to_have_text("Draft")
 
