@@ -5,18 +5,18 @@ from __future__ import annotations
 import uuid
 
 from aiohttp import web
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from lms_core.courses import access, content, files, outline, schemas, service
 from lms_core.courses.access import CourseRole
+from lms_core.courses.models import LessonKind
 from lms_core.storage.filenames import content_disposition
 from lms_core.storage.sniff import COURSE_FILE_TYPES
 from server.api.framework import Call, Empty, Router
+from server.api.lesson_uploads import UploadQuery, delete_after_commit, receive_lesson_upload
 from server.api.paths import CoursePath, CourseUserPath, LessonPath
 from server.downloads import stored_object_response
-from server.state import SETTINGS, STORAGE
-from server.unit_of_work import after_commit, after_rollback
-from server.uploads import receive_upload
+from server.state import STORAGE
 
 router = Router(tags=("courses",))
 
@@ -402,14 +402,6 @@ DOWNLOAD_HEADERS = {
 }
 
 
-class UploadQuery(BaseModel):
-    filename: str | None = Field(
-        default=None,
-        max_length=1000,
-        description="The file's name (else the X-Filename header); shown sanitised.",
-    )
-
-
 @router.route(
     "PUT",
     "/lessons/{lesson_id}/file",
@@ -423,40 +415,16 @@ class UploadQuery(BaseModel):
 async def upload_lesson_file(
     call: Call[Empty, UploadQuery, LessonPath],
 ) -> schemas.CourseFileOut:
-    request = call.request
-    settings = request.app[SETTINGS]
-    storage = request.app[STORAGE]
-    filename = call.query.filename or request.headers.get("X-Filename")
-    lesson = await files.prepare_upload(
+    upload = await receive_lesson_upload(call, LessonKind.FILE, COURSE_FILE_TYPES)
+    row, old_key = await files.attach(
         call.db,
         call.actor,
-        call.path.lesson_id,
-        declared_size=request.content_length,
-        quota=settings.course_quota_bytes,
+        upload.lesson,
+        upload.stored,
+        filename=upload.filename,
+        quota=upload.quota,
     )
-    stored = await receive_upload(
-        request,
-        storage,
-        files.new_key(lesson.course_id),
-        max_bytes=settings.max_upload_bytes,
-        allowed_types=COURSE_FILE_TYPES,
-        filename=filename,
-    )
-
-    async def delete_new() -> None:
-        await storage.delete(stored.key)
-
-    # From here the new object follows the transaction: gone if it does not commit.
-    after_rollback(request, delete_new)
-    row, old_key = await files.attach(
-        call.db, call.actor, lesson, stored, filename=filename, quota=settings.course_quota_bytes
-    )
-    if old_key is not None:
-
-        async def delete_old() -> None:
-            await storage.delete(old_key)
-
-        after_commit(request, delete_old)
+    delete_after_commit(call.request, old_key)
     return schemas.CourseFileOut.model_validate(row)
 
 

@@ -7,12 +7,12 @@ from pydantic import BaseModel, Field
 
 from lms_core.courses import access, schemas, service, thumbnails
 from lms_core.storage import StoredObject
-from server.api.courses import UploadQuery
 from server.api.framework import Call, Empty, Router
+from server.api.lesson_uploads import UploadQuery, delete_after_commit, upload_filename
 from server.api.paths import CoursePath
 from server.downloads import stored_object_response
 from server.state import STORAGE
-from server.unit_of_work import after_commit, after_rollback
+from server.unit_of_work import after_rollback
 from server.uploads import receive_upload
 
 router = Router(tags=("courses",))
@@ -31,7 +31,7 @@ router = Router(tags=("courses",))
 async def upload_thumbnail(call: Call[Empty, UploadQuery, CoursePath]) -> schemas.CourseOut:
     request = call.request
     storage = request.app[STORAGE]
-    filename = call.query.filename or request.headers.get("X-Filename")
+    filename = upload_filename(call)
     await thumbnails.prepare(call.db, call.actor, call.path.course_id)
     content_type = thumbnails.expected_type(filename, request.headers.get(hdrs.CONTENT_TYPE))
     stored = await receive_upload(
@@ -62,10 +62,8 @@ async def _replaced(
     call: Call[Empty, UploadQuery, CoursePath] | Call[Empty, Empty, CoursePath],
     stored: StoredObject | None,
 ) -> schemas.CourseOut:
-    storage = call.request.app[STORAGE]
     course, old_key = await thumbnails.replace(call.db, call.actor, call.path.course_id, stored)
-    if old_key is not None:
-        after_commit(call.request, lambda: storage.delete(old_key))
+    delete_after_commit(call.request, old_key)
     return await service.render(call.db, course, await access.role_in(call.db, call.actor, course))
 
 

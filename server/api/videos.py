@@ -14,17 +14,15 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from lms_core.clock import utcnow
-from lms_core.courses import files, schemas, videos
+from lms_core.courses import schemas, videos
 from lms_core.courses.models import LessonKind
 from lms_core.courses.videos import VideoView
 from lms_core.storage.sniff import VIDEO_TYPES
-from server.api.courses import UploadQuery
 from server.api.framework import Call, Empty, Router
+from server.api.lesson_uploads import UploadQuery, delete_after_commit, receive_lesson_upload
 from server.api.paths import LessonPath
 from server.downloads import stored_object_response
-from server.state import PLAYBACK, SETTINGS, STORAGE
-from server.unit_of_work import after_commit, after_rollback
-from server.uploads import receive_upload
+from server.state import PLAYBACK, STORAGE
 
 router = Router(tags=("videos",))
 
@@ -73,31 +71,16 @@ def render(view: VideoView) -> schemas.VideoOut:
     upload=True,
 )
 async def upload_lesson_video(call: Call[Empty, UploadQuery, LessonPath]) -> schemas.VideoOut:
-    request = call.request
-    settings, storage = request.app[SETTINGS], request.app[STORAGE]
-    filename = call.query.filename or request.headers.get("X-Filename")
-    lesson = await files.prepare_upload(
+    upload = await receive_lesson_upload(call, LessonKind.VIDEO, VIDEO_TYPES)
+    _, old_key = await videos.attach_upload(
         call.db,
         call.actor,
-        call.path.lesson_id,
-        declared_size=request.content_length,
-        quota=settings.course_quota_bytes,
-        kind=LessonKind.VIDEO,
+        upload.lesson,
+        upload.stored,
+        filename=upload.filename,
+        quota=upload.quota,
     )
-    stored = await receive_upload(
-        request,
-        storage,
-        files.new_key(lesson.course_id),
-        max_bytes=settings.max_upload_bytes,
-        allowed_types=VIDEO_TYPES,
-        filename=filename,
-    )
-    after_rollback(request, lambda: storage.delete(stored.key))
-    _, old_key = await videos.attach_upload(
-        call.db, call.actor, lesson, stored, filename=filename, quota=settings.course_quota_bytes
-    )
-    if old_key is not None:
-        after_commit(request, lambda: storage.delete(old_key))
+    delete_after_commit(call.request, old_key)
     return await _view(call)
 
 
