@@ -13,6 +13,7 @@ queues mail in ``mail_outbox``, where tests read the links it would have sent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import secrets
@@ -134,12 +135,12 @@ def _wait_ready(server: LiveServer, deadline: float) -> None:
     pytest.fail(f"seminar serve did not become ready:\n{server.log_text()}")
 
 
-@pytest.fixture(scope="module")
-def live_server(
-    database_url: str, tmp_path_factory: pytest.TempPathFactory
+@contextlib.contextmanager
+def running_server(
+    database_url: str, work: Path, *, run_workers: bool = False, log_level: str = "DEBUG"
 ) -> Iterator[LiveServer]:
-    """``seminar serve`` on a free port, against the scratch database, mail held in the outbox."""
-    work = tmp_path_factory.mktemp("live-server")
+    """``seminar serve`` on a free port in ``work``, against the scratch database, mail held in
+    the outbox; with ``run_workers`` it runs the background jobs (e.g. transcoding) itself."""
     port = _free_port()
     env = {
         key: value
@@ -150,9 +151,9 @@ def live_server(
         "DATABASE_URL": database_url,
         "SEMINAR_SECRET_KEY": secrets.token_urlsafe(32),
         "SEMINAR_DATA_DIR": str(work / "data"),
-        "SEMINAR_RUN_WORKERS": "false",
+        "SEMINAR_RUN_WORKERS": "true" if run_workers else "false",
         "SEMINAR_LOG_FORMAT": "json",
-        "SEMINAR_LOG_LEVEL": "DEBUG",
+        "SEMINAR_LOG_LEVEL": log_level,
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p),
     }
     log = work / "server.log"
@@ -176,6 +177,15 @@ def live_server(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """``seminar serve`` on a free port, against the scratch database, mail held in the outbox."""
+    with running_server(database_url, tmp_path_factory.mktemp("live-server")) as server:
+        yield server
 
 
 # --------------------------------------------------------------------------- accounts and mail

@@ -14,12 +14,8 @@ Transcoding needs the job runner: this module's server runs it in-process
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import secrets
-import signal
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -56,42 +52,8 @@ def live_server(
 ) -> Iterator[LiveServer]:
     """``seminar serve`` like the shared fixture, but running the background jobs itself."""
     work = tmp_path_factory.mktemp("live-server-workers")
-    port = e2e._free_port()
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("SEMINAR_") and key not in ("DATABASE_URL", "REDIS_URL")
-    }
-    env |= {
-        "DATABASE_URL": database_url,
-        "SEMINAR_SECRET_KEY": secrets.token_urlsafe(32),
-        "SEMINAR_DATA_DIR": str(work / "data"),
-        "SEMINAR_RUN_WORKERS": "true",
-        "SEMINAR_LOG_FORMAT": "json",
-        "SEMINAR_LOG_LEVEL": "INFO",
-        "PYTHONPATH": os.pathsep.join(p for p in (str(e2e.REPO), env.get("PYTHONPATH")) if p),
-    }
-    log = work / "server.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*e2e._seminar_command(), "serve", "--port", str(port)],
-            env=env,
-            cwd=work,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    server = LiveServer(url=f"http://127.0.0.1:{port}", log=log, process=process)
-    try:
-        e2e._wait_ready(server, time.monotonic() + 30)
+    with e2e.running_server(database_url, work, run_workers=True, log_level="INFO") as server:
         yield server
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 async def current_time(page: Page) -> float:
