@@ -39,6 +39,7 @@ from av.video.frame import VideoFrame
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from media import hls
+from media.ladder import X264_PRESET
 
 CONTENT = {
     # camera-like: moving gradients with sensor-like temporal noise (hard to compress)
@@ -113,9 +114,8 @@ def timed_transcode(
 ) -> tuple[float, float, int, float | None]:
     """Wall and CPU seconds (all threads of this process), segment bytes, 720p PSNR."""
     out = scratch / f"hls-{preset}"
-    hls.X264_PRESET = preset
     started, cpu = time.perf_counter(), time.process_time()
-    hls.transcode(path, out)
+    hls.transcode(path, out, preset=preset)
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     size = sum(f.stat().st_size for f in out.rglob("*.ts"))
     quality = psnr_720p(path, out) if with_psnr else None
@@ -182,7 +182,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument(
         "--presets",
-        default=hls.X264_PRESET,
+        default=X264_PRESET,
         help="comma-separated x264 presets to compare (default: the one media.hls uses)",
     )
     parser.add_argument(

@@ -35,12 +35,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import os
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -50,8 +48,7 @@ import av.filter
 from av.audio.frame import AudioFrame
 from av.audio.resampler import AudioResampler
 from av.audio.stream import AudioStream
-from av.codec.context import CodecContext
-from av.container import InputContainer, OutputContainer
+from av.container import InputContainer
 from av.error import FFmpegError
 from av.frame import Frame
 from av.stream import Discard, Disposition
@@ -59,134 +56,34 @@ from av.video.frame import PictureType, VideoFrame
 from av.video.stream import VideoStream
 
 from media.errors import MediaError, TranscodeCancelled, TranscodeFailed, UnreadableMedia
+from media.frames import Upright, turn, write_poster
+from media.ladder import (
+    ALLOWED_DEMUXERS,
+    AUDIO_RATE,
+    DEFAULT_FPS,
+    DEFAULT_LADDER,
+    KEYFRAME_SECONDS,
+    MAX_DIMENSION,
+    MAX_FPS,
+    X264_PRESET,
+    Rendition,
+    RenditionResult,
+    TranscodeResult,
+    plan_ladder,
+)
+from media.rendition import RenditionWriter
+
+__all__ = [
+    "DEFAULT_LADDER",
+    "Rendition",
+    "RenditionResult",
+    "TranscodeResult",
+    "main",
+    "plan_ladder",
+    "transcode",
+]
 
 logger = logging.getLogger(__name__)
-
-SEGMENT_SECONDS = 4
-KEYFRAME_SECONDS = 2
-MAX_FPS = 60
-DEFAULT_FPS = 30
-MAX_DIMENSION = 8192
-POSTER_MAX_WIDTH = 1280
-AUDIO_RATE = 48000
-X264_PRESET = "veryfast"  # bench/transcode.py and docs/benchmarks.md: why
-X264_CRF = 23
-# Demuxers we accept (FFmpeg names). Not image2, concat, hls, dash, lavfi...: formats that
-# read other files or sources would let an upload reach outside itself.
-ALLOWED_DEMUXERS = "mov,mp4,matroska,webm,avi,mpegts,flv,ogg,asf,mpeg,3gp"
-AUDIO_CODEC = "mp4a.40.2"  # AAC-LC
-
-
-@dataclass(frozen=True, slots=True)
-class Rendition:
-    """One rung of the ladder; ``height`` is the shorter side of the picture."""
-
-    name: str  # also the sub-directory name
-    height: int
-    video_kbps: int
-    audio_kbps: int
-
-
-DEFAULT_LADDER: tuple[Rendition, ...] = (
-    Rendition("360p", 360, 800, 96),
-    Rendition("720p", 720, 2800, 128),
-)
-
-
-@dataclass(frozen=True, slots=True)
-class RenditionResult:
-    name: str
-    width: int
-    height: int
-    bandwidth: int  # peak bits/s over segments (EXT-X-STREAM-INF BANDWIDTH)
-    average_bandwidth: int
-    codecs: str  # 'avc1.4d401e,mp4a.40.2'; without audio only the video codec
-
-
-@dataclass(frozen=True, slots=True)
-class TranscodeResult:
-    duration_seconds: float
-    width: int  # the source's display size
-    height: int
-    has_audio: bool
-    renditions: tuple[RenditionResult, ...]
-    master: str = "master.m3u8"  # relative to out_dir
-    poster: str = "poster.jpg"  # relative to out_dir
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "duration_seconds": self.duration_seconds,
-            "width": self.width,
-            "height": self.height,
-            "has_audio": self.has_audio,
-            "renditions": [
-                {
-                    "name": r.name,
-                    "width": r.width,
-                    "height": r.height,
-                    "bandwidth": r.bandwidth,
-                    "average_bandwidth": r.average_bandwidth,
-                    "codecs": r.codecs,
-                }
-                for r in self.renditions
-            ],
-            "master": self.master,
-            "poster": self.poster,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> TranscodeResult:
-        return cls(
-            duration_seconds=float(data["duration_seconds"]),
-            width=int(data["width"]),
-            height=int(data["height"]),
-            has_audio=bool(data["has_audio"]),
-            renditions=tuple(
-                RenditionResult(
-                    name=str(r["name"]),
-                    width=int(r["width"]),
-                    height=int(r["height"]),
-                    bandwidth=int(r["bandwidth"]),
-                    average_bandwidth=int(r["average_bandwidth"]),
-                    codecs=str(r["codecs"]),
-                )
-                for r in data["renditions"]
-            ),
-            master=str(data.get("master", "master.m3u8")),
-            poster=str(data.get("poster", "poster.jpg")),
-        )
-
-
-def _even(value: int) -> int:
-    return max(2, value // 2 * 2)
-
-
-def plan_ladder(
-    width: int, height: int, ladder: Sequence[Rendition]
-) -> list[tuple[Rendition, int, int]]:
-    """The rungs to produce for a ``width`` x ``height`` (display) source, with their sizes.
-
-    Rungs whose height (shorter side) exceeds the source's shorter side are skipped; if none
-    is left, the smallest rung is produced at the source's size, named after it.
-    """
-    if not ladder:
-        raise ValueError("the ladder is empty")
-    short = min(width, height)
-    rungs = sorted(ladder, key=lambda rung: rung.height)
-    chosen = [rung for rung in rungs if rung.height <= short]
-    if not chosen:
-        side = _even(short)
-        chosen = [replace(rungs[0], name=f"{side}p", height=side)]
-    planned: list[tuple[Rendition, int, int]] = []
-    for rung in chosen:
-        side = _even(rung.height)
-        if width >= height:
-            size = (_even(width * side // height), side)
-        else:
-            size = (side, _even(height * side // width))
-        if all((w, h) != size for _, w, h in planned):
-            planned.append((rung, *size))
-    return planned
 
 
 def _format_duration(seconds: float) -> str:
@@ -262,182 +159,6 @@ def _time(frame: Frame) -> float | None:
     return frame.time
 
 
-def _h264_codec(packet_data: bytes) -> str | None:
-    """``avc1.PPCCLL`` from the SPS in an Annex B access unit (x264 repeats it at each IDR)."""
-    start = 0
-    while True:
-        start = packet_data.find(b"\x00\x00\x01", start)
-        if start < 0 or start + 6 > len(packet_data):
-            return None
-        header = packet_data[start + 3]
-        if header & 0x1F == 7:
-            profile, constraints, level = packet_data[start + 4 : start + 7]
-            return f"avc1.{profile:02x}{constraints:02x}{level:02x}"
-        start += 3
-
-
-class _Output:
-    """One rendition: its hls muxer, H.264 encoder and (optional) AAC encoder."""
-
-    def __init__(
-        self,
-        rung: Rendition,
-        width: int,
-        height: int,
-        directory: Path,
-        rate: Fraction,
-        with_audio: bool,
-    ) -> None:
-        self.rung = rung
-        self.width = width
-        self.height = height
-        self.directory = directory
-        self.video_codec: str | None = None
-        directory.mkdir(parents=True, exist_ok=True)
-        self.container: OutputContainer = av.open(
-            str(directory / "index.m3u8"),
-            mode="w",
-            format="hls",
-            options={
-                "hls_time": str(SEGMENT_SECONDS),
-                "hls_playlist_type": "vod",
-                "hls_segment_type": "mpegts",
-                "hls_segment_filename": str(directory / "seg_%05d.ts"),
-                "hls_flags": "independent_segments",
-            },
-        )
-        video = self.container.add_stream("libx264", rate=rate)
-        video.width = width
-        video.height = height
-        video.pix_fmt = "yuv420p"
-        video.codec_context.time_base = 1 / rate
-        video.codec_context.thread_count = os.cpu_count() or 1
-        kbps = rung.video_kbps
-        keyint = math.ceil(rate * KEYFRAME_SECONDS) * 2  # a safety net: forced IDRs rule
-        video.options = {
-            "preset": X264_PRESET,
-            "profile": "main",
-            "crf": str(X264_CRF),
-            "maxrate": f"{kbps}k",
-            "bufsize": f"{kbps * 2}k",
-            "forced-idr": "1",
-            "x264-params": f"keyint={keyint}:min-keyint={keyint}:scenecut=0:open-gop=0",
-        }
-        self.video: VideoStream = video
-        self.audio: AudioStream | None = None
-        if with_audio:
-            audio = self.container.add_stream("aac", rate=AUDIO_RATE)
-            audio.layout = "stereo"
-            audio.format = "fltp"
-            audio.bit_rate = rung.audio_kbps * 1000
-            audio.codec_context.time_base = Fraction(1, AUDIO_RATE)
-            self.audio = audio
-
-    def encode_video(self, frame: VideoFrame | None) -> None:
-        packets = self.video.encode(frame)
-        if self.video_codec is None:
-            for packet in packets:
-                self.video_codec = _h264_codec(bytes(packet))
-                if self.video_codec is not None:
-                    break
-        self.container.mux(packets)
-
-    def encode_audio(self, frame: AudioFrame | None) -> None:
-        if self.audio is not None:
-            self.container.mux(self.audio.encode(frame))
-
-    def close(self) -> None:
-        self.container.close()
-
-    def result(self) -> RenditionResult:
-        durations: list[tuple[float, int]] = []
-        duration: float | None = None
-        for line in (self.directory / "index.m3u8").read_text().splitlines():
-            if line.startswith("#EXTINF:"):
-                duration = float(line[len("#EXTINF:") :].split(",")[0])
-            elif line and not line.startswith("#") and duration is not None:
-                if "/" in line or ":" in line:
-                    raise TranscodeFailed(f"unexpected segment URI {line!r} in the playlist")
-                durations.append((duration, (self.directory / line).stat().st_size))
-                duration = None
-        if not durations:
-            raise TranscodeFailed(f"rendition {self.rung.name} has no segments")
-        total_seconds = sum(seconds for seconds, _ in durations)
-        total_bits = sum(size for _, size in durations) * 8
-        # The peak over segments of at least a second: a short tail segment that is mostly a
-        # keyframe would otherwise claim an absurd peak.
-        long_enough = [(s, b) for s, b in durations if s >= 1.0] or durations
-        peak = max(size * 8 / max(seconds, 0.001) for seconds, size in long_enough)
-        average = total_bits / max(total_seconds, 0.001)
-        codecs = self.video_codec or "avc1.4d401f"
-        if self.audio is not None:
-            codecs += f",{AUDIO_CODEC}"
-        return RenditionResult(
-            name=self.rung.name,
-            width=self.width,
-            height=self.height,
-            bandwidth=math.ceil(max(peak, average)),
-            average_bandwidth=math.ceil(average),
-            codecs=codecs,
-        )
-
-
-class _Upright:
-    """Turns frames the way their display matrix says (phones store portrait video sideways).
-
-    ``rotation`` is ``VideoFrame.rotation``: counter-clockwise degrees; as FFmpeg's own
-    autorotate, 90 -> ``transpose=cclock``, -90 -> ``transpose=clock``, 180 -> both flips.
-    """
-
-    FILTERS: dict[int, tuple[tuple[str, str | None], ...]] = {
-        90: (("transpose", "cclock"),),
-        270: (("transpose", "clock"),),
-        180: (("hflip", None), ("vflip", None)),
-    }
-
-    def __init__(self, frame: VideoFrame, turn: int) -> None:
-        self.graph = av.filter.Graph()
-        nodes = [
-            self.graph.add_buffer(
-                width=frame.width,
-                height=frame.height,
-                format=frame.format,
-                time_base=Fraction(1, 1000),
-            )
-        ]
-        nodes += [self.graph.add(name, args) for name, args in self.FILTERS[turn]]
-        nodes.append(self.graph.add("buffersink"))
-        self.graph.link_nodes(*nodes).configure()
-
-    def __call__(self, frame: VideoFrame) -> VideoFrame:
-        self.graph.vpush(frame)
-        return self.graph.vpull()
-
-
-def _turn(frame: VideoFrame) -> int:
-    """The counter-clockwise turn (0, 90, 180, 270) a frame needs to be shown upright."""
-    try:
-        rotation = frame.rotation
-    except (AttributeError, ValueError):
-        return 0
-    return round((rotation or 0) / 90) % 4 * 90
-
-
-def _write_poster(frame: VideoFrame, path: Path, width: int, height: int) -> None:
-    poster_width = _even(min(width, POSTER_MAX_WIDTH))
-    poster_height = _even(height * poster_width // width)
-    picture = frame.reformat(width=poster_width, height=poster_height, format="yuvj420p")
-    picture.pts = 0
-    encoder = CodecContext.create("mjpeg", "w")
-    encoder.width = poster_width
-    encoder.height = poster_height
-    encoder.pix_fmt = "yuvj420p"
-    encoder.time_base = Fraction(1, 25)
-    encoder.options = {"qmin": "2", "qmax": "5"}
-    data = b"".join(bytes(p) for p in [*encoder.encode(picture), *encoder.encode(None)])
-    path.write_bytes(data)
-
-
 class _Transcoder:
     def __init__(
         self,
@@ -447,7 +168,9 @@ class _Transcoder:
         on_progress: Callable[[float], None] | None,
         should_stop: Callable[[], bool] | None,
         max_duration_seconds: float,
+        preset: str,
     ) -> None:
+        self.preset = preset
         self.source = source
         self.out_dir = out_dir
         self.ladder = ladder
@@ -455,7 +178,7 @@ class _Transcoder:
         self.should_stop = should_stop
         self.max_duration = max_duration_seconds
         self.reported = 0.0
-        self.outputs: list[_Output] = []
+        self.outputs: list[RenditionWriter] = []
 
     def progress(self, percent: float) -> None:
         percent = min(percent, 99.0)
@@ -508,8 +231,8 @@ class _Transcoder:
         decode_errors = 0
         width = height = 0
         first_frame: VideoFrame | None = None
-        upright: _Upright | None = None
-        turn = 0
+        upright: Upright | None = None
+        angle = 0
         poster_written = False
         poster_at = min(5.0, 0.1 * duration) if duration else 0.0
 
@@ -531,19 +254,20 @@ class _Transcoder:
                     f"size is {MAX_DIMENSION} pixels on a side."
                 )
             sar = context.sample_aspect_ratio
-            if turn in (90, 270):  # the pixel aspect ratio applies to the stored orientation
+            if angle in (90, 270):  # the pixel aspect ratio applies to the stored orientation
                 height, width = _display_size(frame.height, frame.width, sar)
             else:
                 width, height = _display_size(frame.width, frame.height, sar)
             for rung, out_width, out_height in plan_ladder(width, height, self.ladder):
                 self.outputs.append(
-                    _Output(
+                    RenditionWriter(
                         rung,
                         out_width,
                         out_height,
                         self.out_dir / rung.name,
                         rate,
                         with_audio=audio is not None,
+                        preset=self.preset,
                     )
                 )
 
@@ -588,8 +312,8 @@ class _Transcoder:
                     continue  # above the output rate, or a repeated timestamp
                 last_slot = slot
                 if not self.outputs:
-                    turn = _turn(item)
-                    upright = _Upright(item, turn) if turn else None
+                    angle = turn(item)
+                    upright = Upright(item, angle) if angle else None
                 if upright is not None:
                     item = upright(item)
                 if not self.outputs:
@@ -599,7 +323,7 @@ class _Transcoder:
                         encode_audio(sound)
                     pending_audio.clear()
                 if not poster_written and elapsed >= poster_at:
-                    _write_poster(item, self.out_dir / "poster.jpg", width, height)
+                    write_poster(item, self.out_dir / "poster.jpg", width, height)
                     poster_written = True
                 keyframe = slot / rate >= next_key
                 if keyframe:
@@ -637,7 +361,7 @@ class _Transcoder:
             output.encode_audio(None)
             output.close()
         if not poster_written and first_frame is not None:
-            _write_poster(first_frame, self.out_dir / "poster.jpg", width, height)
+            write_poster(first_frame, self.out_dir / "poster.jpg", width, height)
 
         video_end = (last_slot + 1) / float(rate)
         audio_end = 0.0 if audio_next is None else audio_next / AUDIO_RATE
@@ -676,6 +400,7 @@ def transcode(
     on_progress: Callable[[float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     max_duration_seconds: float = 6 * 3600,
+    preset: str = X264_PRESET,
 ) -> TranscodeResult:
     """Transcode ``source`` into an HLS ladder in ``out_dir`` (created if missing).
 
@@ -688,7 +413,7 @@ def transcode(
     """
     try:
         return _Transcoder(
-            source, out_dir, ladder, on_progress, should_stop, max_duration_seconds
+            source, out_dir, ladder, on_progress, should_stop, max_duration_seconds, preset
         ).run()
     except MediaError:
         raise
