@@ -7,6 +7,7 @@ from lms_core.courses import models as courses_models
 from lms_core.db import Base
 from lms_core.enrollment import models as enrollment_models
 from lms_core.jobs import models as jobs_models
+from lms_core.live import models as live_models
 from lms_core.mail import models as mail_models
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "courses_models",
     "enrollment_models",
     "jobs_models",
+    "live_models",
     "mail_models",
     "metadata",
 ]
