@@ -32,6 +32,7 @@ from server.api import (
     catalog,
     courses,
     enrollment,
+    live,
     system,
     thumbnails,
     users,
@@ -74,6 +75,7 @@ ROUTERS: list[Router] = [
     catalog.router,
     videos.router,
     thumbnails.router,
+    live.router,
 ]
 
 

@@ -24,6 +24,10 @@ Courses, all of the owner's:
 And ``other_course``, the other instructor's own published course, for references across
 courses (a lesson or module of one course used in a request about another).
 
+Live sessions: ``live_scheduled`` and ``live_live`` (started) on the published course,
+``live_draft`` (scheduled, its title a draft secret) on the draft; ``calendar_token`` is the
+student's calendar-feed token (the feed is public to whoever holds the URL).
+
 Everything is created through the API except the first administrator's role (no API can make
 the first admin). Texts that only some personas may ever see carry the ``SECRET_*`` markers
 below, so that every response can be searched for them.
@@ -137,6 +141,10 @@ class World:
     video_id: str = ""
     hls_token: str = ""  # the owner's playback token for video_id
     hls_rendition: str = ""  # a rendition's directory name in that output
+    live_scheduled: str = ""
+    live_live: str = ""
+    live_draft: str = ""
+    calendar_token: str = ""  # the student's
 
     def person(self, persona: Persona) -> Person:
         return self.people[persona]
@@ -328,7 +336,32 @@ class Builder:
         w.other_module = await self.module(w.other_course, "Elsewhere week", other)
         w.other_lesson = await self.lesson(w.other_module, "Elsewhere lesson", who=other)
         await self.call("POST", f"/api/v1/courses/{w.other_course}/publish", other, 200)
+        await self.live_sessions()
         return w
+
+    async def live_sessions(self) -> None:
+        w = self.world
+        owner = w.people[Persona.OWNER]
+        start = (utcnow() + timedelta(days=1)).isoformat()
+
+        async def schedule(course: str, title: str) -> str:
+            body = await self.call(
+                "POST",
+                f"/api/v1/courses/{course}/live-sessions",
+                owner,
+                201,
+                json={"title": title, "scheduled_start": start, "duration_minutes": 60},
+            )
+            return str(body["id"])
+
+        w.live_scheduled = await schedule(w.course, "Matrix office hours")
+        w.live_live = await schedule(w.course, "Matrix live class")
+        await self.call("POST", f"/api/v1/live-sessions/{w.live_live}/start", owner, 200)
+        w.live_draft = await schedule(w.draft, f"{SECRET_DRAFT} live")
+        body = await self.call(
+            "POST", "/api/v1/users/me/calendar-token", w.people[Persona.STUDENT], 201
+        )
+        w.calendar_token = body["url"].rsplit("/", 1)[1].removesuffix(".ics")
 
     async def upload(self, lesson: str, data: bytes) -> None:
         await self.call(

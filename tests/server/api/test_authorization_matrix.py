@@ -27,6 +27,7 @@ import functools
 import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, async_sessionmaker, create_a
 from sqlalchemy.pool import NullPool
 
 import lms_core.models  # noqa: F401 - every table in the metadata, for the fingerprint
+from lms_core.clock import utcnow
 from lms_core.db import Base
 from server.app import create_app
 from server.cookies import session_cookie_name
@@ -1059,6 +1061,192 @@ CASES: list[Case] = [
         everyone(404),
     ),
 ]
+
+
+# --- live sessions -------------------------------------------------------------------------------
+LS = "/api/v1/live-sessions/{live_session_id}"
+NEW_LIVE = {
+    "title": "Matrix extra",
+    "scheduled_start": (utcnow() + timedelta(days=2)).isoformat(),
+    "duration_minutes": 30,
+}
+# Staff of the draft see its sessions; others do not know they exist.
+DRAFT_PARTICIPANTS = by(401, 404, 404, 404, 200, 200, 200, 200)
+# Editors may act; for the others the refusal comes first, then the state's 409.
+EDITORS_CONFLICT = by(401, 403, 403, 403, 403, 409, 409, 409)
+
+
+def live_listed(w: World, p: Persona, body: Any) -> None:
+    ids = [item["id"] for item in body["items"]]
+    assert ids == [w.live_live, w.live_scheduled], ids  # live first
+
+
+def my_live_sessions(w: World, p: Persona, body: Any) -> None:
+    ids = {item["id"] for item in body["items"]}
+    expected: set[str] = set()
+    if p in STAFF - {Persona.ADMIN} or p is Persona.STUDENT:
+        expected = {w.live_live, w.live_scheduled}
+    if p in STAFF - {Persona.ADMIN}:
+        expected.add(w.live_draft)  # they teach the draft too
+    assert ids == expected, (p, ids)
+
+
+def ticket_role(w: World, p: Persona, body: Any) -> None:
+    host = p in EDITORS
+    assert body["role"] == ("host" if host else "attendee"), (p, body)
+    assert body["ticket"].startswith("smr_lvt_")
+
+
+def calendar_status(w: World, p: Persona, body: Any) -> None:
+    assert body["active"] is (p is Persona.STUDENT)
+    assert body["url"] is None
+
+
+LIVE_CASES: list[Case] = [
+    Case(
+        "POST",
+        C + "/live-sessions",
+        "published",
+        "/api/v1/courses/{w.course}/live-sessions",
+        editors(201),
+        json=NEW_LIVE,
+    ),
+    Case(
+        "POST",
+        C + "/live-sessions",
+        "draft",
+        "/api/v1/courses/{w.draft}/live-sessions",
+        draft_editors(201),
+        json=NEW_LIVE,
+    ),
+    Case(
+        "GET",
+        C + "/live-sessions",
+        "published",
+        "/api/v1/courses/{w.course}/live-sessions",
+        participants(200),
+        check=live_listed,
+    ),
+    Case(
+        "GET",
+        C + "/live-sessions",
+        "draft",
+        "/api/v1/courses/{w.draft}/live-sessions?include=past",
+        DRAFT_PARTICIPANTS,
+    ),
+    Case("GET", LS, "scheduled", "/api/v1/live-sessions/{w.live_scheduled}", participants(200)),
+    Case("GET", LS, "draft", "/api/v1/live-sessions/{w.live_draft}", DRAFT_PARTICIPANTS),
+    Case(
+        "PATCH",
+        LS,
+        "scheduled",
+        "/api/v1/live-sessions/{w.live_scheduled}",
+        editors(200),
+        json={"title": "Renamed"},
+    ),
+    Case(
+        "PATCH",
+        LS,
+        "draft",
+        "/api/v1/live-sessions/{w.live_draft}",
+        draft_editors(200),
+        json={"description": "changed"},
+    ),
+    Case("DELETE", LS, "scheduled", "/api/v1/live-sessions/{w.live_scheduled}", editors(200)),
+    Case("DELETE", LS, "live", "/api/v1/live-sessions/{w.live_live}", EDITORS_CONFLICT),
+    Case("DELETE", LS, "draft", "/api/v1/live-sessions/{w.live_draft}", draft_editors(200)),
+    Case(
+        "POST",
+        LS + "/start",
+        "scheduled",
+        "/api/v1/live-sessions/{w.live_scheduled}/start",
+        editors(200),
+    ),
+    Case(
+        "POST",
+        LS + "/start",
+        "live (a repeat)",
+        "/api/v1/live-sessions/{w.live_live}/start",
+        editors(200),
+    ),
+    Case(
+        "POST",
+        LS + "/start",
+        "draft",
+        "/api/v1/live-sessions/{w.live_draft}/start",
+        draft_editors(200),
+    ),
+    Case("POST", LS + "/end", "live", "/api/v1/live-sessions/{w.live_live}/end", editors(200)),
+    Case(
+        "POST",
+        LS + "/end",
+        "scheduled",
+        "/api/v1/live-sessions/{w.live_scheduled}/end",
+        EDITORS_CONFLICT,
+    ),
+    Case(
+        "POST",
+        LS + "/join-ticket",
+        "live",
+        "/api/v1/live-sessions/{w.live_live}/join-ticket",
+        participants(201),
+        check=ticket_role,
+    ),
+    Case(
+        "POST",
+        LS + "/join-ticket",
+        "scheduled",
+        "/api/v1/live-sessions/{w.live_scheduled}/join-ticket",
+        by(401, 403, 409, 403, 409, 409, 409, 409),
+    ),
+    Case(
+        "POST",
+        LS + "/join-ticket",
+        "draft",
+        "/api/v1/live-sessions/{w.live_draft}/join-ticket",
+        by(401, 404, 404, 404, 409, 409, 409, 409),
+    ),
+    Case(
+        "GET",
+        "/api/v1/users/me/live-sessions",
+        "self",
+        "/api/v1/users/me/live-sessions",
+        signed_in(200),
+        check=my_live_sessions,
+    ),
+    Case(
+        "GET",
+        "/api/v1/users/me/calendar-token",
+        "self",
+        "/api/v1/users/me/calendar-token",
+        signed_in(200),
+        check=calendar_status,
+    ),
+    Case(
+        "POST",
+        "/api/v1/users/me/calendar-token",
+        "self",
+        "/api/v1/users/me/calendar-token",
+        signed_in(201),
+    ),
+    # The URL is the credential: whoever holds it reads that feed, with or without a cookie
+    # (the student's feed: the draft's session is not in it, so no draft secret leaks).
+    Case(
+        "GET",
+        "/api/v1/calendar/{token}.ics",
+        "the student's",
+        "/api/v1/calendar/{w.calendar_token}.ics",
+        everyone(200),
+    ),
+    Case(
+        "GET",
+        "/api/v1/calendar/{token}.ics",
+        "wrong token",
+        "/api/v1/calendar/smr_cal_{me.id}.ics",
+        everyone(404),
+    ),
+]
+CASES += LIVE_CASES
 
 
 # --- fixtures ----------------------------------------------------------------------------------
