@@ -8,6 +8,7 @@ from lms_core.db import Base
 from lms_core.enrollment import models as enrollment_models
 from lms_core.jobs import models as jobs_models
 from lms_core.live import models as live_models
+from lms_core.live import room_models as live_room_models
 from lms_core.mail import models as mail_models
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "enrollment_models",
     "jobs_models",
     "live_models",
+    "live_room_models",
     "mail_models",
     "metadata",
 ]

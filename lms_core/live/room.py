@@ -1,0 +1,365 @@
+"""The live room's chat, participants and attendance, kept in PostgreSQL so that every node
+serving a room sees the same state (the Socket.IO layer in ``server/live/`` calls these; this
+module knows nothing of sockets).
+
+Chat: ``send_chat`` locks the room's ``live_rooms`` row (an upsert that touches it), looks for
+an earlier message with the same ``client_id`` (a resend returns it), then takes
+``last_seq + 1``. Sends to one room are serialised by that row lock, across processes, so the
+sequence has no gaps and no duplicates; a resend allocates nothing.
+
+Presence: ``connect`` / ``disconnect`` count a user's open connections on their one
+``live_participants`` row (an upsert, so two tabs or two nodes are one participant). The first
+connection opens an attendance interval, or reopens the last one if it closed less than
+``REJOIN_GRACE`` ago (a reconnect is not a new interval); the last disconnect closes it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms_core.accounts.models import User
+from lms_core.clock import utcnow
+from lms_core.errors import FieldError, InvalidInput, PermissionDenied, TooLarge
+from lms_core.live.models import LiveRole
+from lms_core.live.room_models import (
+    MAX_CHAT_CHARS,
+    MAX_CLIENT_ID_CHARS,
+    LiveAttendanceInterval,
+    LiveChatMessage,
+    LiveParticipant,
+    LiveRoom,
+)
+
+REJOIN_GRACE = timedelta(seconds=30)
+MAX_HISTORY = 200
+TAIL = 50
+
+
+class ChatMuted(PermissionDenied):
+    default_code = "chat_muted"
+    default_detail = "The host has muted your chat in this room."
+
+
+class ChatTooLarge(TooLarge):
+    default_code = "payload_too_large"
+    default_detail = f"A chat message is at most {MAX_CHAT_CHARS} characters."
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    id: uuid.UUID
+    seq: int
+    user_id: uuid.UUID | None
+    body: str
+    client_id: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, row: LiveChatMessage) -> ChatMessage:
+        return cls(row.id, row.seq, row.user_id, row.body, row.client_id, row.created_at)
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    user_id: uuid.UUID
+    name: str
+    role: LiveRole
+    hand_raised_at: datetime | None
+    chat_muted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Presence:
+    """What a connect or disconnect changed: ``changed`` is False for a second tab."""
+
+    participant: Participant
+    changed: bool
+
+
+async def ensure_room(session: AsyncSession, live_session_id: uuid.UUID) -> None:
+    await session.execute(
+        insert(LiveRoom).values(live_session_id=live_session_id).on_conflict_do_nothing()
+    )
+
+
+async def _lock_room(session: AsyncSession, live_session_id: uuid.UUID) -> int:
+    """Create the room if needed and lock its row until the transaction ends; its last seq."""
+    stmt = (
+        insert(LiveRoom)
+        .values(live_session_id=live_session_id)
+        .on_conflict_do_update(
+            index_elements=[LiveRoom.live_session_id],
+            set_={"last_seq": LiveRoom.last_seq},  # a no-op write: it takes the row lock
+        )
+        .returning(LiveRoom.last_seq)
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+def _check_chat(body: str, client_id: str) -> None:
+    if len(body) > MAX_CHAT_CHARS:
+        raise ChatTooLarge()
+    errors = []
+    if not body.strip():
+        errors.append(FieldError(("body",), "A message cannot be empty.", "empty"))
+    if not client_id or len(client_id) > MAX_CLIENT_ID_CHARS:
+        message = f"1 to {MAX_CLIENT_ID_CHARS} characters."
+        errors.append(FieldError(("client_id",), message, "length"))
+    if errors:
+        raise InvalidInput("The message is not valid.", code="invalid_payload", errors=errors)
+
+
+async def send_chat(
+    session: AsyncSession,
+    live_session_id: uuid.UUID,
+    user_id: uuid.UUID,
+    body: str,
+    client_id: str,
+) -> tuple[ChatMessage, bool]:
+    """Store a message with the room's next sequence number; ``(message, created)``.
+
+    A resend (same user, same ``client_id``) returns the stored message and ``False``. The
+    caller commits, then broadcasts only what was created.
+    """
+    _check_chat(body, client_id)
+    await _lock_room(session, live_session_id)
+    muted = await session.scalar(
+        select(LiveParticipant.chat_muted).where(
+            LiveParticipant.live_session_id == live_session_id,
+            LiveParticipant.user_id == user_id,
+        )
+    )
+    earlier = await session.scalar(
+        select(LiveChatMessage).where(
+            LiveChatMessage.live_session_id == live_session_id,
+            LiveChatMessage.user_id == user_id,
+            LiveChatMessage.client_id == client_id,
+        )
+    )
+    if earlier is not None:
+        return ChatMessage.of(earlier), False
+    if muted:
+        raise ChatMuted()
+    seq = await session.scalar(
+        update(LiveRoom)
+        .where(LiveRoom.live_session_id == live_session_id)
+        .values(last_seq=LiveRoom.last_seq + 1)
+        .returning(LiveRoom.last_seq)
+    )
+    assert seq is not None
+    row = LiveChatMessage(
+        live_session_id=live_session_id,
+        seq=seq,
+        user_id=user_id,
+        body=body,
+        client_id=client_id,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    await session.flush()
+    return ChatMessage.of(row), True
+
+
+async def history(
+    session: AsyncSession, live_session_id: uuid.UUID, after_seq: int, limit: int = MAX_HISTORY
+) -> list[ChatMessage]:
+    """Messages with ``seq > after_seq``, oldest first, at most ``limit`` (≤ MAX_HISTORY)."""
+    rows = await session.scalars(
+        select(LiveChatMessage)
+        .where(LiveChatMessage.live_session_id == live_session_id, LiveChatMessage.seq > after_seq)
+        .order_by(LiveChatMessage.seq)
+        .limit(min(limit, MAX_HISTORY))
+    )
+    return [ChatMessage.of(r) for r in rows]
+
+
+async def tail(
+    session: AsyncSession, live_session_id: uuid.UUID, limit: int = TAIL
+) -> list[ChatMessage]:
+    """The last ``limit`` messages, oldest first."""
+    rows = await session.scalars(
+        select(LiveChatMessage)
+        .where(LiveChatMessage.live_session_id == live_session_id)
+        .order_by(LiveChatMessage.seq.desc())
+        .limit(min(limit, MAX_HISTORY))
+    )
+    return [ChatMessage.of(r) for r in reversed(list(rows))]
+
+
+async def last_seq(session: AsyncSession, live_session_id: uuid.UUID) -> int:
+    found = await session.scalar(
+        select(LiveRoom.last_seq).where(LiveRoom.live_session_id == live_session_id)
+    )
+    return int(found or 0)
+
+
+async def _participant(
+    session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID
+) -> Participant:
+    row = (
+        await session.execute(
+            select(LiveParticipant, User.name)
+            .join(User, User.id == LiveParticipant.user_id)
+            .where(
+                LiveParticipant.live_session_id == live_session_id,
+                LiveParticipant.user_id == user_id,
+            )
+            .execution_options(populate_existing=True)  # after UPDATEs that bypass the ORM
+        )
+    ).one()
+    return _view(row[0], row[1])
+
+
+def _view(p: LiveParticipant, name: str) -> Participant:
+    return Participant(p.user_id, name, p.role, p.hand_raised_at, p.chat_muted)
+
+
+async def connect(
+    session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID, role: LiveRole
+) -> Presence:
+    """Count one more connection of the user; open (or reopen) an attendance interval on the
+    first. The role is set when the participant is first seen (the host may change it later)."""
+    await ensure_room(session, live_session_id)
+    now = utcnow()
+    stmt = (
+        insert(LiveParticipant)
+        .values(
+            id=uuid.uuid4(),
+            live_session_id=live_session_id,
+            user_id=user_id,
+            role=role,
+            connections=1,
+            first_joined_at=now,
+        )
+        .on_conflict_do_update(
+            index_elements=[LiveParticipant.live_session_id, LiveParticipant.user_id],
+            set_={"connections": LiveParticipant.connections + 1},
+        )
+        .returning(LiveParticipant.id, LiveParticipant.connections)
+    )
+    participant_id, connections = (await session.execute(stmt)).one()
+    if connections == 1:
+        await _open_interval(session, participant_id, now)
+    return Presence(await _participant(session, live_session_id, user_id), connections == 1)
+
+
+async def _open_interval(session: AsyncSession, participant_id: uuid.UUID, now: datetime) -> None:
+    latest = await session.scalar(
+        select(LiveAttendanceInterval)
+        .where(LiveAttendanceInterval.participant_id == participant_id)
+        .order_by(LiveAttendanceInterval.joined_at.desc())
+        .limit(1)
+    )
+    if latest is not None and latest.left_at is None:
+        return  # still open (e.g. a node died without closing it): keep it
+    if latest is not None and latest.left_at is not None and now - latest.left_at <= REJOIN_GRACE:
+        latest.left_at = None
+    else:
+        session.add(LiveAttendanceInterval(participant_id=participant_id, joined_at=now))
+    await session.flush()
+
+
+async def disconnect(
+    session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID
+) -> Presence | None:
+    """Count one connection less; on the last, close the open interval and lower the hand.
+    ``None`` if the user was never a participant."""
+    row = (
+        await session.execute(
+            update(LiveParticipant)
+            .where(
+                LiveParticipant.live_session_id == live_session_id,
+                LiveParticipant.user_id == user_id,
+            )
+            .values(connections=func.greatest(LiveParticipant.connections - 1, 0))
+            .returning(LiveParticipant.id, LiveParticipant.connections)
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    participant_id, connections = row
+    if connections == 0:
+        now = utcnow()
+        await session.execute(
+            update(LiveAttendanceInterval)
+            .where(
+                LiveAttendanceInterval.participant_id == participant_id,
+                LiveAttendanceInterval.left_at.is_(None),
+            )
+            .values(left_at=func.greatest(now, LiveAttendanceInterval.joined_at))
+        )
+        await session.execute(
+            update(LiveParticipant)
+            .where(LiveParticipant.id == participant_id)
+            .values(hand_raised_at=None)
+        )
+    return Presence(await _participant(session, live_session_id, user_id), connections == 0)
+
+
+async def participants(session: AsyncSession, live_session_id: uuid.UUID) -> list[Participant]:
+    """Those connected now (on any node), in order of first arrival."""
+    rows = await session.execute(
+        select(LiveParticipant, User.name)
+        .join(User, User.id == LiveParticipant.user_id)
+        .where(LiveParticipant.live_session_id == live_session_id, LiveParticipant.connections > 0)
+        .order_by(LiveParticipant.first_joined_at, LiveParticipant.user_id)
+        .execution_options(populate_existing=True)
+    )
+    return [_view(p, name) for p, name in rows]
+
+
+async def participant(
+    session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID
+) -> Participant:
+    return await _participant(session, live_session_id, user_id)
+
+
+async def set_hand(
+    session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID, raised: bool
+) -> Participant:
+    """Raise or lower one's hand (raising again keeps the original time: queue order)."""
+    value = func.coalesce(LiveParticipant.hand_raised_at, utcnow()) if raised else None
+    await session.execute(
+        update(LiveParticipant)
+        .where(
+            LiveParticipant.live_session_id == live_session_id,
+            LiveParticipant.user_id == user_id,
+        )
+        .values(hand_raised_at=value)
+    )
+    return await _participant(session, live_session_id, user_id)
+
+
+async def lower_all(session: AsyncSession, live_session_id: uuid.UUID) -> list[uuid.UUID]:
+    """Lower every raised hand; the users whose hands were lowered."""
+    rows = await session.scalars(
+        update(LiveParticipant)
+        .where(
+            LiveParticipant.live_session_id == live_session_id,
+            LiveParticipant.hand_raised_at.is_not(None),
+        )
+        .values(hand_raised_at=None)
+        .returning(LiveParticipant.user_id)
+    )
+    return list(rows)
+
+
+async def minutes_attended(
+    session: AsyncSession, live_session_id: uuid.UUID
+) -> dict[uuid.UUID, float]:
+    """Minutes each participant was present (an open interval counts up to now)."""
+    now = utcnow()
+    span = func.coalesce(LiveAttendanceInterval.left_at, now) - LiveAttendanceInterval.joined_at
+    rows = await session.execute(
+        select(LiveParticipant.user_id, func.sum(func.extract("epoch", span)))
+        .join(LiveAttendanceInterval, LiveAttendanceInterval.participant_id == LiveParticipant.id)
+        .where(LiveParticipant.live_session_id == live_session_id)
+        .group_by(LiveParticipant.user_id)
+    )
+    return {user_id: float(seconds) / 60 for user_id, seconds in rows}

@@ -1,0 +1,109 @@
+"""The live room's shared state in PostgreSQL: its chat log, its participants and their
+attendance intervals. Several server nodes serve one room, so nothing here lives in a
+process's memory (issue 4 §2-§4)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from lms_core.clock import utcnow
+from lms_core.db import Base, IdMixin
+from lms_core.enums import text_enum
+from lms_core.live.models import LiveRole
+
+MAX_CHAT_CHARS = 4096
+MAX_CLIENT_ID_CHARS = 64
+
+
+class LiveRoom(Base):
+    """One row per live session that has been joined: the per-room sequence counter.
+
+    ``last_seq`` is the sequence number of the room's latest chat message; a send locks this
+    row, so sequence numbers are gap-free and unique across processes (``room.send_chat``).
+    """
+
+    __tablename__ = "live_rooms"
+
+    live_session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("live_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+
+class LiveChatMessage(IdMixin, Base):
+    __tablename__ = "live_chat_messages"
+
+    live_session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("live_rooms.live_session_id", ondelete="CASCADE")
+    )
+    seq: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    body: Mapped[str] = mapped_column(Text)
+    # Chosen by the client; a resend with the same one returns the stored message.
+    client_id: Mapped[str] = mapped_column(String(MAX_CLIENT_ID_CHARS))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("live_session_id", "seq"),
+        UniqueConstraint("live_session_id", "user_id", "client_id"),
+        CheckConstraint(f"char_length(body) BETWEEN 1 AND {MAX_CHAT_CHARS}", name="body_length"),
+    )
+
+
+class LiveParticipant(IdMixin, Base):
+    """One row per user per room, however many connections (tabs, nodes) the user has."""
+
+    __tablename__ = "live_participants"
+
+    live_session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("live_rooms.live_session_id", ondelete="CASCADE")
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[LiveRole] = mapped_column(text_enum(LiveRole, "live_role", length=16))
+    # Open Socket.IO connections across all nodes; > 0 means present.
+    connections: Mapped[int] = mapped_column(default=0, server_default="0")
+    first_joined_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    hand_raised_at: Mapped[datetime | None] = mapped_column(default=None)
+    chat_muted: Mapped[bool] = mapped_column(default=False, server_default="false")
+
+    __table_args__ = (
+        UniqueConstraint("live_session_id", "user_id"),
+        CheckConstraint("connections >= 0", name="connections_non_negative"),
+    )
+
+
+class LiveAttendanceInterval(IdMixin, Base):
+    """A stretch of presence; ``left_at`` is NULL while the participant is connected."""
+
+    __tablename__ = "live_attendance_intervals"
+
+    participant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("live_participants.id", ondelete="CASCADE")
+    )
+    joined_at: Mapped[datetime]
+    left_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        Index(
+            "ix_live_attendance_intervals_participant_id_joined_at", "participant_id", "joined_at"
+        ),
+        CheckConstraint("left_at IS NULL OR left_at >= joined_at", name="ordered"),
+    )
