@@ -41,6 +41,7 @@ from server.api import (
 from server.api.framework import Router
 from server.api.pages import add_page_routes
 from server.jobs import job_registry, job_runner
+from server.live.app import setup_live
 from server.mail_dispatch import mail_dispatcher
 from server.metrics import DbPoolCollector, HttpMetrics
 from server.ratelimit import RateLimiter
@@ -134,6 +135,7 @@ def create_app(
     for router in ROUTERS:
         router.mount(app)
     app[OPENAPI] = system.openapi_document(app, ROUTERS)
+    setup_live(app)  # the /live Socket.IO namespace at /socket.io/
     app.router.add_get("/api/docs", system.api_docs)
     static = static_root()
     app.router.add_static("/static", static, append_version=False)

@@ -22,6 +22,8 @@ UNDOCUMENTED = {
     ("GET", "/"),
     ("GET", "/api/docs"),
     *(("GET", path) for path in (*pages.PAGES, *pages.COURSE_PAGES)),
+    # Socket.IO's transport endpoint: its protocol is in docs/live-protocol.md, not OpenAPI.
+    *((method, "/socket.io/") for method in ("GET", "POST", "OPTIONS")),
 }
 
 

@@ -1,0 +1,60 @@
+"""Payloads of the ``/live`` events (validated with pydantic) and the wire shape of what the
+server sends back. Acks are ``{"ok": true, "data": ...}`` or ``{"ok": false, "problem": ...}``
+with the same problem shape and codes as HTTP (server/problems.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lms_core.live import room
+from lms_core.live.room_models import MAX_CLIENT_ID_CHARS
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class Empty(Payload):
+    """Events that carry nothing (``null``, ``{}`` or no argument)."""
+
+
+class ChatSend(Payload):
+    # The length limit is checked by lms_core (payload_too_large, not invalid_payload).
+    body: str
+    client_id: str = Field(min_length=1, max_length=MAX_CLIENT_ID_CHARS)
+
+
+class ChatHistory(Payload):
+    after_seq: int = Field(default=0, ge=0)
+    limit: int = Field(default=100, ge=1, le=room.MAX_HISTORY)
+
+
+def message_out(m: room.ChatMessage) -> dict[str, Any]:
+    return {
+        "seq": m.seq,
+        "id": str(m.id),
+        "user_id": str(m.user_id) if m.user_id else None,
+        "body": m.body,
+        "client_id": m.client_id,
+        "created_at": m.created_at.isoformat(),
+    }
+
+
+def participant_out(p: room.Participant) -> dict[str, Any]:
+    return {
+        "user_id": str(p.user_id),
+        "name": p.name,
+        "role": p.role.value,
+        "hand_raised_at": p.hand_raised_at.isoformat() if p.hand_raised_at else None,
+        "chat_muted": p.chat_muted,
+    }
+
+
+def ok(data: Any) -> dict[str, Any]:
+    return {"ok": True, "data": data}
+
+
+def failed(problem: dict[str, Any]) -> dict[str, Any]:
+    return {"ok": False, "problem": problem}

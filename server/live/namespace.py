@@ -1,0 +1,271 @@
+"""The ``/live`` namespace: connect puts the socket in its session's room (the server decides
+which, from the ticket or the cookie), and every event runs through one dispatcher that
+rate-limits, validates the payload with pydantic, runs the handler in its own transaction and
+answers with an ack ``{"ok": true, "data": ...}`` or ``{"ok": false, "problem": ...}``. A bad
+event never disconnects the socket.
+
+State shared by the nodes serving a room (participants, hands, chat) is in PostgreSQL
+(lms_core/live/room.py); only per-socket things live here: which connection is whose, and the
+socket's rate-limit bucket.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
+from typing import Any
+
+import socketio  # type: ignore[import-untyped]
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms_core.db import unit_of_work
+from lms_core.errors import DomainError, FieldError, InvalidInput, PermissionDenied, RateLimited
+from lms_core.live import room
+from lms_core.live.errors import LiveSessionNotLive
+from lms_core.live.models import LiveRole, LiveSession, LiveSessionStatus
+from server.live import events
+from server.live.auth import Connection, authenticate
+from server.problems import from_domain, problem
+from server.state import DATABASE
+
+log = logging.getLogger("seminar.live")
+
+NAMESPACE = "/live"
+BURST = 20  # events a socket may send at once ...
+RATE = 10.0  # ... refilled at this many per second
+
+Handler = Callable[[str, Connection, Any], Awaitable[Any]]
+
+
+def room_name(live_session_id: uuid.UUID) -> str:
+    return f"live:{live_session_id}"
+
+
+class TokenBucket:
+    __slots__ = ("stamp", "tokens")
+
+    def __init__(self) -> None:
+        self.tokens = float(BURST)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(BURST, self.tokens + (now - self.stamp) * RATE)
+        self.stamp = now
+        if self.tokens < 1:
+            return False
+        self.tokens -= 1
+        return True
+
+
+class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
+    def __init__(self, app: web.Application) -> None:
+        super().__init__(NAMESPACE)
+        self._app = app
+        self._connections: dict[str, Connection] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+        self._handlers: dict[str, tuple[type[BaseModel], Handler]] = {
+            "join": (events.Empty, self._join),
+            "chat:send": (events.ChatSend, self._chat_send),
+            "chat:history": (events.ChatHistory, self._chat_history),
+            "hand:raise": (events.Empty, self._hand_raise),
+            "hand:lower": (events.Empty, self._hand_lower),
+            "hand:lower_all": (events.Empty, self._hand_lower_all),
+        }
+
+    def _transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
+        return unit_of_work(self._app[DATABASE].sessions)
+
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event == "connect":
+            sid, environ, auth = (*args, None)[:3]
+            return await self._connect(sid, environ, auth)
+        if event == "disconnect":
+            return await self._disconnect(args[0])
+        sid, *data = args
+        return await self._dispatch(event, sid, data)
+
+    # --- connect / disconnect -------------------------------------------------------------
+
+    async def _connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        try:
+            conn = await authenticate(self._app, environ, auth)
+            async with self._transaction() as session:
+                presence = await room.connect(
+                    session, conn.live_session_id, conn.user_id, conn.role
+                )
+        except DomainError as exc:
+            # The client's connect_error gets {"message": detail, "data": problem}.
+            raise _refused(from_domain(exc, None)[1]) from None
+        except (OperationalError, PoolTimeout) as exc:
+            raise _refused(_unavailable(exc)) from None
+        self._connections[sid] = conn
+        self._buckets[sid] = TokenBucket()
+        await self.enter_room(sid, room_name(conn.live_session_id))
+        if presence.changed:
+            await self.emit(
+                "participant:joined",
+                events.participant_out(presence.participant),
+                room=room_name(conn.live_session_id),
+                skip_sid=sid,
+            )
+
+    async def _disconnect(self, sid: str) -> None:
+        self._buckets.pop(sid, None)
+        conn = self._connections.pop(sid, None)
+        if conn is None:
+            return
+        try:
+            async with self._transaction() as session:
+                presence = await room.disconnect(session, conn.live_session_id, conn.user_id)
+        except Exception:
+            log.exception("live: recording a disconnect failed")
+            return
+        if presence is not None and presence.changed:
+            await self.emit(
+                "participant:left",
+                {"user_id": str(conn.user_id)},
+                room=room_name(conn.live_session_id),
+            )
+
+    # --- the dispatcher -------------------------------------------------------------------
+
+    async def _dispatch(self, event: str, sid: str, data: list[Any]) -> dict[str, Any]:
+        conn = self._connections.get(sid)
+        bucket = self._buckets.get(sid)
+        if conn is None or bucket is None:
+            return events.failed(problem(409, "not_joined", "This socket is not in a room."))
+        if not bucket.take():
+            return _failed(RateLimited("Too many events; slow down.", retry_after=1))
+        found = self._handlers.get(event)
+        if found is None:
+            return events.failed(problem(404, "unknown_event", f"No event named {event!r}."))
+        model, handler = found
+        raw = data[0] if data else None
+        try:
+            payload = model.model_validate({} if raw is None else raw)
+        except ValidationError as exc:
+            return _failed(_invalid(exc))
+        try:
+            return events.ok(await handler(sid, conn, payload))
+        except DomainError as exc:
+            return _failed(exc)
+        except (OperationalError, PoolTimeout) as exc:
+            return events.failed(_unavailable(exc))
+        except DBAPIError as exc:
+            if exc.connection_invalidated:
+                return events.failed(_unavailable(exc))
+            log.exception("live: event %s failed", event)
+            return events.failed(problem(500, "internal_error", "An internal error occurred."))
+        except Exception:
+            log.exception("live: event %s failed", event)
+            return events.failed(problem(500, "internal_error", "An internal error occurred."))
+
+    async def _require_live(self, session: AsyncSession, conn: Connection) -> None:
+        status = await session.scalar(
+            select(LiveSession.status).where(LiveSession.id == conn.live_session_id)
+        )
+        if status is not LiveSessionStatus.LIVE:
+            raise LiveSessionNotLive(extra={"status": status.value if status else None})
+
+    # --- events ---------------------------------------------------------------------------
+
+    async def _join(self, sid: str, conn: Connection, _: events.Empty) -> dict[str, Any]:
+        async with self._transaction() as session:
+            await self._require_live(session, conn)
+            me = await room.participant(session, conn.live_session_id, conn.user_id)
+            people = await room.participants(session, conn.live_session_id)
+            tail = await room.tail(session, conn.live_session_id)
+            last_seq = await room.last_seq(session, conn.live_session_id)
+        return {
+            "live_session_id": str(conn.live_session_id),
+            "you": events.participant_out(me),
+            "participants": [events.participant_out(p) for p in people],
+            "chat": [events.message_out(m) for m in tail],
+            "last_seq": last_seq,
+        }
+
+    async def _chat_send(self, sid: str, conn: Connection, p: events.ChatSend) -> dict[str, Any]:
+        async with self._transaction() as session:
+            await self._require_live(session, conn)
+            message, created = await room.send_chat(
+                session, conn.live_session_id, conn.user_id, p.body, p.client_id
+            )
+        out = events.message_out(message)
+        if created:  # after the commit: nobody sees a message that could still roll back
+            await self.emit("chat:message", out, room=room_name(conn.live_session_id), skip_sid=sid)
+        return out
+
+    async def _chat_history(
+        self, sid: str, conn: Connection, p: events.ChatHistory
+    ) -> dict[str, Any]:
+        async with self._transaction() as session:
+            await self._require_live(session, conn)
+            found = await room.history(session, conn.live_session_id, p.after_seq, p.limit + 1)
+            last_seq = await room.last_seq(session, conn.live_session_id)
+        return {
+            "messages": [events.message_out(m) for m in found[: p.limit]],
+            "more": len(found) > p.limit,
+            "last_seq": last_seq,
+        }
+
+    async def _set_hand(self, conn: Connection, raised: bool) -> dict[str, Any]:
+        async with self._transaction() as session:
+            await self._require_live(session, conn)
+            me = await room.set_hand(session, conn.live_session_id, conn.user_id, raised)
+        out = _hand(me.user_id, me.hand_raised_at.isoformat() if me.hand_raised_at else None)
+        await self.emit("hand:changed", out, room=room_name(conn.live_session_id))
+        return out
+
+    async def _hand_raise(self, sid: str, conn: Connection, _: events.Empty) -> dict[str, Any]:
+        return await self._set_hand(conn, True)
+
+    async def _hand_lower(self, sid: str, conn: Connection, _: events.Empty) -> dict[str, Any]:
+        return await self._set_hand(conn, False)
+
+    async def _hand_lower_all(self, sid: str, conn: Connection, _: events.Empty) -> dict[str, Any]:
+        async with self._transaction() as session:
+            await self._require_live(session, conn)
+            me = await room.participant(session, conn.live_session_id, conn.user_id)
+            if me.role is not LiveRole.HOST:
+                raise PermissionDenied("Only the host may lower every hand.", code="forbidden")
+            lowered = await room.lower_all(session, conn.live_session_id)
+        for user_id in lowered:
+            await self.emit(
+                "hand:changed", _hand(user_id, None), room=room_name(conn.live_session_id)
+            )
+        return {"lowered": [str(u) for u in lowered]}
+
+
+def _refused(body: dict[str, Any]) -> Exception:
+    refusal: Exception = socketio.exceptions.ConnectionRefusedError(body["detail"], body)
+    return refusal
+
+
+def _hand(user_id: uuid.UUID, raised_at: str | None) -> dict[str, Any]:
+    return {"user_id": str(user_id), "hand_raised_at": raised_at}
+
+
+def _failed(exc: DomainError) -> dict[str, Any]:
+    return events.failed(from_domain(exc, None)[1])
+
+
+def _invalid(exc: ValidationError) -> InvalidInput:
+    errors = [
+        FieldError(tuple(e["loc"]), e["msg"], e["type"])
+        for e in exc.errors(include_url=False, include_context=False, include_input=False)
+    ]
+    return InvalidInput("The event's payload is not valid.", code="invalid_payload", errors=errors)
+
+
+def _unavailable(exc: Exception) -> dict[str, Any]:
+    log.warning("live: database unavailable: %s", type(exc).__name__)
+    return problem(503, "database_unavailable", "The database is unavailable; retry shortly.")
