@@ -1,0 +1,34 @@
+"""Two app instances on two ports sharing PostgreSQL and Redis: a chat message and presence
+sent through one node reach a client connected to the other."""
+
+from __future__ import annotations
+
+import pytest
+
+from lms_core.accounts.models import Role
+from tests.server.live.harness import World
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_chat_and_presence_cross_nodes(world: World, redis_url: str) -> None:
+    # The fixture's first server has no Redis; these two share it.
+    await world.servers.pop(0).close()
+    await world.start_server(redis_url=redis_url)
+    await world.start_server(redis_url=redis_url)
+    owner = await world.person("owner", Role.INSTRUCTOR)
+    student = await world.person("student")
+    live_id = await world.live_session(owner, "student")
+
+    host = await world.join(owner, live_id, server=0)
+    pupil = await world.join(student, live_id, server=1)
+    joined = await host.wait("participant:joined")
+    assert joined[0]["user_id"] == world.ids["student"]
+
+    ack = await pupil.call("chat:send", {"body": "from node 2", "client_id": "n2"})
+    assert ack["ok"], ack
+    assert await host.wait("chat:message") == [ack["data"]]
+    ack = await host.call("chat:send", {"body": "from node 1", "client_id": "n1"})
+    assert await pupil.wait("chat:message") == [ack["data"]]
+    state = (await pupil.call("join"))["data"]
+    assert len(state["participants"]) == 2  # presence is in PostgreSQL, not one node's memory
