@@ -25,8 +25,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms_core.accounts.models import User
 from lms_core.clock import utcnow
-from lms_core.errors import FieldError, InvalidInput, PermissionDenied, TooLarge
-from lms_core.live.models import LiveRole
+from lms_core.errors import (
+    Conflict,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TooLarge,
+)
+from lms_core.live.errors import LiveSessionNotLive
+from lms_core.live.models import LiveRole, LiveSession, LiveSessionStatus
 from lms_core.live.room_models import (
     MAX_CHAT_CHARS,
     MAX_CLIENT_ID_CHARS,
@@ -363,3 +371,97 @@ async def minutes_attended(
         .group_by(LiveParticipant.user_id)
     )
     return {user_id: float(seconds) / 60 for user_id, seconds in rows}
+
+
+# -- moderation (the host's; the caller checks who asks) ---------------------------------------
+
+
+class ParticipantNotFound(NotFound):
+    default_code = "participant_not_found"
+    default_detail = "That user is not a participant of this room."
+
+
+class HostNotModeratable(Conflict):
+    default_code = "host_not_moderatable"
+    default_detail = "The host's role, chat and place in the room cannot be changed."
+
+
+async def require_host(
+    session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID, action: str
+) -> Participant:
+    me = await _participant(session, live_session_id, user_id)
+    if me.role is not LiveRole.HOST:
+        raise PermissionDenied(f"Only the host may {action}.", code="forbidden")
+    return me
+
+
+async def _target(
+    session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID
+) -> LiveParticipant:
+    row = await session.scalar(
+        select(LiveParticipant)
+        .where(
+            LiveParticipant.live_session_id == live_session_id,
+            LiveParticipant.user_id == user_id,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if row is None:
+        raise ParticipantNotFound()
+    if row.role is LiveRole.HOST:
+        raise HostNotModeratable()
+    return row
+
+
+async def set_muted(
+    session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID, muted: bool
+) -> Participant:
+    """Mute or unmute a participant's chat (a muted ``send_chat`` raises ``ChatMuted``)."""
+    row = await _target(session, live_session_id, user_id)
+    row.chat_muted = muted
+    await session.flush()
+    return await _participant(session, live_session_id, user_id)
+
+
+async def set_role(
+    session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID, role: LiveRole
+) -> Participant:
+    """Promote to presenter or demote to attendee; nobody becomes or stops being the host."""
+    if role is LiveRole.HOST:
+        raise InvalidInput(
+            "A participant can be made presenter or attendee.",
+            code="invalid_payload",
+            errors=[FieldError(("role",), "presenter or attendee", "enum")],
+        )
+    row = await _target(session, live_session_id, user_id)
+    row.role = role
+    await session.flush()
+    return await _participant(session, live_session_id, user_id)
+
+
+async def check_removable(
+    session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    """Raise unless ``user_id`` is a participant the host may remove (anyone but a host)."""
+    await _target(session, live_session_id, user_id)
+
+
+async def end_live(session: AsyncSession, live_session_id: uuid.UUID) -> bool:
+    """End a live session from the room (the host's ``session:end``); True if it was live.
+
+    Idempotent like ``service.end``: an ended session answers False; a scheduled or cancelled
+    one is refused."""
+    live = await session.scalar(
+        select(LiveSession).where(LiveSession.id == live_session_id).with_for_update()
+    )
+    if live is None:
+        raise LiveSessionNotLive()
+    if live.status is LiveSessionStatus.ENDED:
+        return False
+    if live.status is not LiveSessionStatus.LIVE:
+        raise LiveSessionNotLive(extra={"status": live.status.value})
+    live.status = LiveSessionStatus.ENDED
+    live.ended_at = utcnow()
+    await session.flush()
+    return True

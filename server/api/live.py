@@ -12,7 +12,9 @@ from lms_core.live import calendar, schemas, service, tickets
 from lms_core.live.models import LiveSession
 from server.api.framework import Call, Empty, Router
 from server.api.paths import CoursePath
+from server.live.app import announce_ended
 from server.state import SETTINGS
+from server.unit_of_work import after_commit
 
 router = Router(tags=("live",))
 
@@ -125,7 +127,14 @@ async def start_live_session(call: Call[Empty, Empty, LiveSessionPath]) -> schem
     errors=(401, 403, 404, 409, 422),
 )
 async def end_live_session(call: Call[Empty, Empty, LiveSessionPath]) -> schemas.LiveSessionOut:
-    return _out(await service.end(call.db, call.actor, call.path.live_session_id))
+    live = await service.end(call.db, call.actor, call.path.live_session_id)
+    app, live_session_id = call.request.app, live.id
+
+    async def announce() -> None:  # once committed: the room's sockets, on every node
+        await announce_ended(app, live_session_id)
+
+    after_commit(call.request, announce)
+    return _out(live)
 
 
 @router.route(

@@ -4,7 +4,8 @@ with the same problem shape and codes as HTTP (server/problems.py)."""
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +30,20 @@ class ChatSend(Payload):
 class ChatHistory(Payload):
     after_seq: int = Field(default=0, ge=0)
     limit: int = Field(default=100, ge=1, le=room.MAX_HISTORY)
+
+
+class ParticipantMute(Payload):
+    user_id: uuid.UUID = Field(strict=False)  # a UUID string on the wire
+    muted: bool
+
+
+class ParticipantRemove(Payload):
+    user_id: uuid.UUID = Field(strict=False)
+
+
+class ParticipantRole(Payload):
+    user_id: uuid.UUID = Field(strict=False)
+    role: Literal["presenter", "attendee"]
 
 
 def message_out(m: room.ChatMessage) -> dict[str, Any]:

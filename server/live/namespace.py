@@ -43,10 +43,22 @@ BURST = 20  # events a socket may send at once ...
 RATE = 10.0  # ... refilled at this many per second
 
 Handler = Callable[[str, Connection, Any], Awaitable[Any]]
+# A room emit of one of these is a notice followed by a disconnect of its recipients, on every
+# node (server/live/app.py's managers do it after delivering).
+KICK_EVENTS = frozenset({"session:ended", "removed"})
 
 
 def room_name(live_session_id: uuid.UUID) -> str:
     return f"live:{live_session_id}"
+
+
+def user_room(live_session_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    """Every socket of one user in one room (on any node): where a removal is sent."""
+    return f"live:{live_session_id}:user:{user_id}"
+
+
+def ended_payload(live_session_id: uuid.UUID) -> dict[str, Any]:
+    return {"live_session_id": str(live_session_id)}
 
 
 class TokenBucket:
@@ -79,6 +91,10 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "hand:raise": (events.Empty, self._hand_raise),
             "hand:lower": (events.Empty, self._hand_lower),
             "hand:lower_all": (events.Empty, self._hand_lower_all),
+            "session:end": (events.Empty, self._session_end),
+            "participant:mute": (events.ParticipantMute, self._participant_mute),
+            "participant:remove": (events.ParticipantRemove, self._participant_remove),
+            "participant:role": (events.ParticipantRole, self._participant_role),
         }
 
     def _transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
@@ -110,6 +126,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._connections[sid] = conn
         self._buckets[sid] = TokenBucket()
         await self.enter_room(sid, room_name(conn.live_session_id))
+        await self.enter_room(sid, user_room(conn.live_session_id, conn.user_id))
         if presence.changed:
             await self.emit(
                 "participant:joined",
@@ -243,6 +260,58 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 "hand:changed", _hand(user_id, None), room=room_name(conn.live_session_id)
             )
         return {"lowered": [str(u) for u in lowered]}
+
+    # --- moderation (host only) -------------------------------------------------------------
+
+    async def _session_end(self, sid: str, conn: Connection, _: events.Empty) -> dict[str, Any]:
+        async with self._transaction() as session:
+            await room.require_host(session, conn.live_session_id, conn.user_id, "end the session")
+            await room.end_live(session, conn.live_session_id)
+        # After the commit; an ended session's room is told again (and emptied) on a repeat.
+        out = ended_payload(conn.live_session_id)
+        await self.emit("session:ended", out, room=room_name(conn.live_session_id))
+        return out
+
+    async def _participant_mute(
+        self, sid: str, conn: Connection, p: events.ParticipantMute
+    ) -> dict[str, Any]:
+        async with self._transaction() as session:
+            await self._require_live(session, conn)
+            await room.require_host(session, conn.live_session_id, conn.user_id, "mute chat")
+            changed = await room.set_muted(session, conn.live_session_id, p.user_id, p.muted)
+        out = events.participant_out(changed)
+        await self.emit("participant:changed", out, room=room_name(conn.live_session_id))
+        return out
+
+    async def _participant_role(
+        self, sid: str, conn: Connection, p: events.ParticipantRole
+    ) -> dict[str, Any]:
+        async with self._transaction() as session:
+            await self._require_live(session, conn)
+            await room.require_host(session, conn.live_session_id, conn.user_id, "change roles")
+            changed = await room.set_role(
+                session, conn.live_session_id, p.user_id, LiveRole(p.role)
+            )
+        out = events.participant_out(changed)
+        await self.emit("participant:changed", out, room=room_name(conn.live_session_id))
+        return out
+
+    async def _participant_remove(
+        self, sid: str, conn: Connection, p: events.ParticipantRemove
+    ) -> dict[str, Any]:
+        async with self._transaction() as session:
+            await self._require_live(session, conn)
+            await room.require_host(session, conn.live_session_id, conn.user_id, "remove people")
+            await room.check_removable(session, conn.live_session_id, p.user_id)
+        out = {"user_id": str(p.user_id)}
+        # Every socket of that user in this room, on every node: the notice, then a disconnect
+        # (whose handler records the leave and tells the room participant:left).
+        await self.emit(
+            "removed",
+            {"live_session_id": str(conn.live_session_id), "reason": "removed_by_host"},
+            room=user_room(conn.live_session_id, p.user_id),
+        )
+        return out
 
 
 def _refused(body: dict[str, Any]) -> Exception:
