@@ -123,3 +123,27 @@ class CalendarTokenOut(BaseModel):
             "rotates it: the token is stored hashed and cannot be shown again."
         )
     )
+
+
+class AttendanceIntervalOut(BaseModel):
+    joined_at: datetime
+    left_at: datetime | None = Field(description="Null while the participant is connected.")
+
+
+class AttendanceParticipantOut(BaseModel):
+    user_id: uuid.UUID
+    name: str
+    role: LiveRole
+    first_joined_at: datetime | None
+    last_left_at: datetime | None = Field(
+        description="When the latest interval closed; null while connected."
+    )
+    minutes_attended: float = Field(description="Summed intervals (an open one counts to now).")
+    intervals: list[AttendanceIntervalOut]
+
+
+class AttendanceOut(BaseModel):
+    live_session_id: uuid.UUID
+    participants: list[AttendanceParticipantOut] = Field(
+        description="In order of first arrival; reconnects within 30 s are one interval."
+    )

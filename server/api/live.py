@@ -8,7 +8,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from lms_core.enrollment.schemas import CourseBriefOut
-from lms_core.live import calendar, schemas, service, tickets
+from lms_core.live import attendance, calendar, schemas, service, tickets
 from lms_core.live.models import LiveSession
 from server.api.framework import Call, Empty, Router
 from server.api.paths import CoursePath
@@ -135,6 +135,42 @@ async def end_live_session(call: Call[Empty, Empty, LiveSessionPath]) -> schemas
 
     after_commit(call.request, announce)
     return _out(live)
+
+
+@router.route(
+    "GET",
+    "/live-sessions/{live_session_id}/attendance",
+    summary="Who attended and for how long: intervals and minutes (the course's staff)",
+    path_params=LiveSessionPath,
+    response=schemas.AttendanceOut,
+    errors=(401, 403, 404, 422),
+)
+async def live_session_attendance(
+    call: Call[Empty, Empty, LiveSessionPath],
+) -> schemas.AttendanceOut:
+    return await attendance.attendance(call.db, call.actor, call.path.live_session_id)
+
+
+@router.route(
+    "GET",
+    "/live-sessions/{live_session_id}/attendance.csv",
+    summary="The attendance as CSV (RFC 4180; cells that would be formulas are prefixed ')",
+    path_params=LiveSessionPath,
+    errors=(401, 403, 404, 422),
+    download=True,
+)
+async def live_session_attendance_csv(call: Call[Empty, Empty, LiveSessionPath]) -> web.Response:
+    report = await attendance.attendance(call.db, call.actor, call.path.live_session_id)
+    name = f"attendance-{report.live_session_id}.csv"
+    return web.Response(
+        body=attendance.to_csv(report).encode(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @router.route(

@@ -4,15 +4,19 @@ calendar feed (no cookie; a wrong or rotated token is 404)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import csv
+import io
+import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 import time_machine
 
 from lms_core.accounts.models import Role
 from lms_core.clock import utcnow
-from lms_core.live import tickets
+from lms_core.live import attendance, room, tickets
 from lms_core.live.errors import TicketRejected
+from lms_core.live.models import LiveRole
 from server.state import Database
 from tests.server.api.test_courses import (
     People,
@@ -278,3 +282,103 @@ async def test_calendar_feed_over_http(people: People) -> None:
     await problem(await anonymous.get(path), 404, "calendar_not_found")
     new_path = rotated["url"].removeprefix("http://127.0.0.1:8080")
     assert (await anonymous.get(new_path)).status == 200
+
+
+async def test_attendance_for_staff_json_and_csv(people: People, database: Database) -> None:
+    owner, course_id = await published_course(people)
+    student = await people.user("student")
+    evil = await people.user("evil")  # a student whose name is a formula
+    ta = await people.user("ta")
+    stranger = await people.user("stranger")
+    await people.enroll("student", course_id)
+    await people.enroll("evil", course_id)
+    await ok(
+        await owner.put(
+            f"/api/v1/courses/{course_id}/staff/{people.ids['ta']}",
+            json={"role": "teaching_assistant"},
+        )
+    )
+    await ok(await evil.patch("/api/v1/users/me", json={"name": '=HYPERLINK("x","y")'}))
+    live = await schedule(owner, course_id)
+    url = f"/api/v1/live-sessions/{live['id']}"
+    await ok(await owner.post(f"{url}/start"))
+    live_id = uuid.UUID(live["id"])
+    t0 = utcnow()
+
+    async def step(at: datetime, action: Any, label: str, *args: Any) -> None:
+        with time_machine.travel(at, tick=False):
+            async with database.sessions() as session:
+                await action(session, live_id, uuid.UUID(people.ids[label]), *args)
+                await session.commit()
+
+    # The student: 10 min, a 10 s blip (merged), 5 more, gone for 5 min, back for 2 (open).
+    await step(t0, room.connect, "student", LiveRole.ATTENDEE)
+    await step(t0 + timedelta(minutes=10), room.disconnect, "student")
+    await step(t0 + timedelta(minutes=10, seconds=10), room.connect, "student", LiveRole.ATTENDEE)
+    await step(t0 + timedelta(minutes=15), room.disconnect, "student")
+    await step(t0 + timedelta(minutes=20), room.connect, "student", LiveRole.ATTENDEE)
+    await step(t0 + timedelta(minutes=1), room.connect, "evil", LiveRole.ATTENDEE)
+    await step(t0 + timedelta(minutes=4), room.disconnect, "evil")
+
+    with time_machine.travel(t0 + timedelta(minutes=22), tick=False):
+        body = await ok(await ta.get(f"{url}/attendance"))
+        csv_resp = await owner.get(f"{url}/attendance.csv")
+    assert body["live_session_id"] == live["id"]
+    rows = {p["user_id"]: p for p in body["participants"]}
+    assert [p["user_id"] for p in body["participants"]] == [
+        people.ids["student"],
+        people.ids["evil"],
+    ]
+    s = rows[people.ids["student"]]
+    assert s["role"] == "attendee"
+    assert s["name"] == "Student"
+    assert len(s["intervals"]) == 2
+    assert s["intervals"][1]["left_at"] is None
+    assert s["last_left_at"] is None
+    assert s["minutes_attended"] == 17.0
+    e = rows[people.ids["evil"]]
+    assert e["minutes_attended"] == 3.0
+    assert e["last_left_at"] is not None
+
+    assert csv_resp.status == 200
+    assert csv_resp.content_type == "text/csv"
+    text = await csv_resp.text()
+    parsed = list(csv.reader(io.StringIO(text)))
+    assert parsed[0] == [
+        "user_id",
+        "name",
+        "role",
+        "first_joined_at",
+        "last_left_at",
+        "minutes_attended",
+        "intervals",
+    ]
+    assert len(parsed) == 3
+    assert parsed[1][0] == people.ids["student"]
+    assert parsed[1][5] == "17.00"
+    assert parsed[2][1] == '\'=HYPERLINK("x","y")'  # defused, and quoted per RFC 4180
+    assert '"\'=HYPERLINK(""x"",""y"")"' in text
+    assert text.endswith("\r\n")
+
+    for who in (student, stranger):
+        for path in ("attendance", "attendance.csv"):
+            await problem(await who.get(f"{url}/{path}"), 403, "not_course_staff")
+    anon = await people.anonymous()
+    assert (await anon.get(f"{url}/attendance")).status == 401
+    await problem(
+        await owner.get(f"/api/v1/live-sessions/{uuid.uuid4()}/attendance"),
+        404,
+        "live_session_not_found",
+    )
+
+
+def test_defuse_formula_cells() -> None:
+    assert [attendance.defuse(c) for c in ("=1", "+1", "-1", "@x", "ok", "", " =1")] == [
+        "'=1",
+        "'+1",
+        "'-1",
+        "'@x",
+        "ok",
+        "",
+        " =1",
+    ]
