@@ -1,9 +1,10 @@
 """The live room's shared state in PostgreSQL: its chat log, its participants and their
-attendance intervals. Several server nodes serve one room, so nothing here lives in a
-process's memory (issue 4 §2-§4)."""
+attendance intervals, its polls and their votes. Several server nodes serve one room, so
+nothing here lives in a process's memory (issue 4 §2-§4)."""
 
 from __future__ import annotations
 
+import enum
 import uuid
 from datetime import datetime
 
@@ -16,7 +17,9 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from lms_core.clock import utcnow
@@ -26,6 +29,10 @@ from lms_core.live.models import LiveRole
 
 MAX_CHAT_CHARS = 4096
 MAX_CLIENT_ID_CHARS = 64
+MAX_POLL_QUESTION_CHARS = 500
+MAX_POLL_OPTION_CHARS = 200
+MIN_POLL_OPTIONS = 2
+MAX_POLL_OPTIONS = 10
 
 
 class LiveRoom(Base):
@@ -106,4 +113,67 @@ class LiveAttendanceInterval(IdMixin, Base):
             "ix_live_attendance_intervals_participant_id_joined_at", "participant_id", "joined_at"
         ),
         CheckConstraint("left_at IS NULL OR left_at >= joined_at", name="ordered"),
+    )
+
+
+class PollStatus(enum.StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+class LivePoll(IdMixin, Base):
+    """A multiple-choice question asked by the host; at most one open poll per room (a partial
+    unique index, so two nodes opening at once cannot both succeed)."""
+
+    __tablename__ = "live_polls"
+
+    live_session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("live_rooms.live_session_id", ondelete="CASCADE")
+    )
+    created_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    question: Mapped[str] = mapped_column(Text)
+    # The option texts, in order; a vote names an option by its index.
+    options: Mapped[list[str]] = mapped_column(JSONB)
+    status: Mapped[PollStatus] = mapped_column(text_enum(PollStatus, "live_poll_status", length=16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+    closed_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    __table_args__ = (
+        Index("ix_live_polls_live_session_id_created_at", "live_session_id", "created_at"),
+        Index(
+            "uq_live_polls_one_open_per_room",
+            "live_session_id",
+            unique=True,
+            postgresql_where=text("status = 'open'"),
+        ),
+        CheckConstraint(
+            f"char_length(question) BETWEEN 1 AND {MAX_POLL_QUESTION_CHARS}",
+            name="question_length",
+        ),
+        CheckConstraint(
+            "jsonb_typeof(options) = 'array' AND jsonb_array_length(options) "
+            f"BETWEEN {MIN_POLL_OPTIONS} AND {MAX_POLL_OPTIONS}",
+            name="options_count",
+        ),
+        CheckConstraint("(status = 'open') = (closed_at IS NULL)", name="closed_at_iff_closed"),
+    )
+
+
+class LivePollVote(IdMixin, Base):
+    """One vote per user per poll; who voted what is never broadcast."""
+
+    __tablename__ = "live_poll_votes"
+
+    poll_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("live_polls.id", ondelete="CASCADE"))
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    option: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("poll_id", "user_id"),
+        CheckConstraint(f"option BETWEEN 0 AND {MAX_POLL_OPTIONS - 1}", name="option_range"),
     )
