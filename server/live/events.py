@@ -5,12 +5,18 @@ with the same problem shape and codes as HTTP (server/problems.py)."""
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lms_core.live import room
-from lms_core.live.room_models import MAX_CLIENT_ID_CHARS
+from lms_core.live import polls, room
+from lms_core.live.room_models import (
+    MAX_CLIENT_ID_CHARS,
+    MAX_POLL_OPTION_CHARS,
+    MAX_POLL_OPTIONS,
+    MAX_POLL_QUESTION_CHARS,
+    MIN_POLL_OPTIONS,
+)
 
 
 class Payload(BaseModel):
@@ -44,6 +50,46 @@ class ParticipantRemove(Payload):
 class ParticipantRole(Payload):
     user_id: uuid.UUID = Field(strict=False)
     role: Literal["presenter", "attendee"]
+
+
+PollOption = Annotated[str, Field(min_length=1, max_length=MAX_POLL_OPTION_CHARS)]
+
+
+class PollOpen(Payload):
+    question: str = Field(min_length=1, max_length=MAX_POLL_QUESTION_CHARS)
+    options: list[PollOption] = Field(min_length=MIN_POLL_OPTIONS, max_length=MAX_POLL_OPTIONS)
+
+
+class PollVote(Payload):
+    poll_id: uuid.UUID = Field(strict=False)
+    option: int = Field(ge=0, lt=MAX_POLL_OPTIONS)  # the option's index
+
+
+class PollClose(Payload):
+    poll_id: uuid.UUID = Field(strict=False)
+
+
+def poll_out(p: polls.Poll) -> dict[str, Any]:
+    """A poll as broadcast to the room: counts, never who voted what."""
+    return {
+        "id": str(p.id),
+        "question": p.question,
+        "options": list(p.options),
+        "status": p.status.value,
+        "counts": list(p.counts),
+        "total": p.total,
+        "created_at": p.created_at.isoformat(),
+        "closed_at": p.closed_at.isoformat() if p.closed_at else None,
+    }
+
+
+def my_poll_out(p: polls.Poll) -> dict[str, Any]:
+    """A poll for one user (an ack, the join state): with that user's own vote."""
+    return {**poll_out(p), "your_vote": p.your_vote}
+
+
+def results_out(p: polls.Poll) -> dict[str, Any]:
+    return {"poll_id": str(p.id), "counts": list(p.counts), "total": p.total}
 
 
 def message_out(m: room.ChatMessage) -> dict[str, Any]:

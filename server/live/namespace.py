@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms_core.db import unit_of_work
 from lms_core.errors import DomainError, FieldError, InvalidInput, PermissionDenied, RateLimited
-from lms_core.live import room
+from lms_core.live import polls, room
 from lms_core.live.errors import LiveSessionNotLive
 from lms_core.live.models import LiveRole, LiveSession, LiveSessionStatus
 from server.live import events
@@ -95,6 +95,9 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "participant:mute": (events.ParticipantMute, self._participant_mute),
             "participant:remove": (events.ParticipantRemove, self._participant_remove),
             "participant:role": (events.ParticipantRole, self._participant_role),
+            "poll:open": (events.PollOpen, self._poll_open),
+            "poll:vote": (events.PollVote, self._poll_vote),
+            "poll:close": (events.PollClose, self._poll_close),
         }
 
     def _transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
@@ -202,12 +205,14 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             people = await room.participants(session, conn.live_session_id)
             tail = await room.tail(session, conn.live_session_id)
             last_seq = await room.last_seq(session, conn.live_session_id)
+            poll = await polls.open_poll_of(session, conn.live_session_id, conn.user_id)
         return {
             "live_session_id": str(conn.live_session_id),
             "you": events.participant_out(me),
             "participants": [events.participant_out(p) for p in people],
             "chat": [events.message_out(m) for m in tail],
             "last_seq": last_seq,
+            "poll": events.my_poll_out(poll) if poll else None,
         }
 
     async def _chat_send(self, sid: str, conn: Connection, p: events.ChatSend) -> dict[str, Any]:
@@ -311,6 +316,41 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             {"live_session_id": str(conn.live_session_id), "reason": "removed_by_host"},
             room=user_room(conn.live_session_id, p.user_id),
         )
+        return out
+
+    # --- polls (the host opens and closes; anyone in the room votes) ------------------------
+
+    async def _poll_open(self, sid: str, conn: Connection, p: events.PollOpen) -> dict[str, Any]:
+        async with self._transaction() as session:
+            await self._require_live(session, conn)
+            await room.require_host(session, conn.live_session_id, conn.user_id, "open a poll")
+            poll = await polls.open_poll(
+                session, conn.live_session_id, conn.user_id, p.question, p.options
+            )
+        out = events.poll_out(poll)
+        await self.emit("poll:opened", out, room=room_name(conn.live_session_id))
+        return out
+
+    async def _poll_vote(self, sid: str, conn: Connection, p: events.PollVote) -> dict[str, Any]:
+        async with self._transaction() as session:
+            await self._require_live(session, conn)
+            poll, created = await polls.vote(
+                session, conn.live_session_id, p.poll_id, conn.user_id, p.option
+            )
+        if created:  # after the commit; counts only, never who voted what
+            await self.emit(
+                "poll:results", events.results_out(poll), room=room_name(conn.live_session_id)
+            )
+        return events.my_poll_out(poll)
+
+    async def _poll_close(self, sid: str, conn: Connection, p: events.PollClose) -> dict[str, Any]:
+        async with self._transaction() as session:
+            await self._require_live(session, conn)
+            await room.require_host(session, conn.live_session_id, conn.user_id, "close a poll")
+            poll, closed = await polls.close_poll(session, conn.live_session_id, p.poll_id)
+        out = events.poll_out(poll)
+        if closed:
+            await self.emit("poll:closed", out, room=room_name(conn.live_session_id))
         return out
 
 
