@@ -52,7 +52,8 @@ async def test_open_vote_results_close(world: World) -> None:
     assert theirs["counts"] == [0, 2, 0]
     # The same answer again is idempotent (no broadcast); another answer is refused.
     assert data(await a.call("poll:vote", {"poll_id": poll_id, "option": 1}))["counts"] == [0, 2, 0]
-    problem(await a.call("poll:vote", {"poll_id": poll_id, "option": 0}), "already_voted")
+    refused = problem(await a.call("poll:vote", {"poll_id": poll_id, "option": 0}), "already_voted")
+    assert refused["your_vote"] == 1
 
     for sock in (host, a, b):
         results = await sock.wait("poll:results", 2)
