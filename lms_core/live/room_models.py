@@ -1,5 +1,5 @@
 """The live room's shared state in PostgreSQL: its chat log, its participants and their
-attendance intervals, its polls and their votes. Several server nodes serve one room, so
+attendance intervals, its polls and their votes, its whiteboard op log and snapshots. Several server nodes serve one room, so
 nothing here lives in a process's memory (issue 4 §2-§4)."""
 
 from __future__ import annotations
@@ -7,6 +7,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -33,6 +34,7 @@ MAX_POLL_QUESTION_CHARS = 500
 MAX_POLL_OPTION_CHARS = 200
 MIN_POLL_OPTIONS = 2
 MAX_POLL_OPTIONS = 10
+MAX_WB_OP_BYTES = 64 * 1024
 
 
 class LiveRoom(Base):
@@ -48,6 +50,8 @@ class LiveRoom(Base):
         ForeignKey("live_sessions.id", ondelete="CASCADE"), primary_key=True
     )
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # The whiteboard's own counter (lms_core/live/whiteboard.py), allocated under the same lock.
+    wb_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
@@ -177,3 +181,56 @@ class LivePollVote(IdMixin, Base):
         UniqueConstraint("poll_id", "user_id"),
         CheckConstraint(f"option BETWEEN 0 AND {MAX_POLL_OPTIONS - 1}", name="option_range"),
     )
+
+
+class WhiteboardOpKind(enum.StrEnum):
+    STROKE = "stroke"
+    SHAPE = "shape"
+    TEXT = "text"
+    ERASE = "erase"
+    CLEAR = "clear"
+    UNDO = "undo"
+
+
+class LiveWhiteboardOp(IdMixin, Base):
+    """One whiteboard op, numbered by the room's gap-free ``wb_seq``."""
+
+    __tablename__ = "live_whiteboard_ops"
+
+    live_session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("live_rooms.live_session_id", ondelete="CASCADE")
+    )
+    seq: Mapped[int] = mapped_column(BigInteger)
+    user_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    # Chosen by the client; a resend with the same one returns the stored op.
+    client_op_id: Mapped[str] = mapped_column(String(MAX_CLIENT_ID_CHARS))
+    page: Mapped[int]
+    kind: Mapped[WhiteboardOpKind] = mapped_column(
+        text_enum(WhiteboardOpKind, "live_whiteboard_op_kind", length=16)
+    )
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("live_session_id", "seq"),
+        UniqueConstraint("live_session_id", "user_id", "client_op_id"),
+        CheckConstraint("page >= 0", name="page_non_negative"),
+    )
+
+
+class LiveWhiteboardSnapshot(IdMixin, Base):
+    """The materialised whiteboard (live ops per page) as of op ``seq``."""
+
+    __tablename__ = "live_whiteboard_snapshots"
+
+    live_session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("live_rooms.live_session_id", ondelete="CASCADE")
+    )
+    seq: Mapped[int] = mapped_column(BigInteger)
+    # {"<page>": [op, ...]} with each op as on the wire (whiteboard.WhiteboardOp.out).
+    pages: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
+
+    __table_args__ = (UniqueConstraint("live_session_id", "seq"),)
