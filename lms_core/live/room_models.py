@@ -1,6 +1,6 @@
 """The live room's shared state in PostgreSQL: its chat log, its participants and their
-attendance intervals, its polls and their votes, its whiteboard op log and snapshots. Several server nodes serve one room, so
-nothing here lives in a process's memory (issue 4 §2-§4)."""
+attendance intervals, its polls and their votes, its whiteboard op log and snapshots. Several
+server nodes serve one room, so nothing here lives in a process's memory (issue 4 §2-§4)."""
 
 from __future__ import annotations
 
