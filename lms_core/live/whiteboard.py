@@ -276,7 +276,8 @@ async def state(session: AsyncSession, live_session_id: uuid.UUID) -> Board:
 async def history(
     session: AsyncSession, live_session_id: uuid.UUID, after_seq: int, limit: int = MAX_HISTORY
 ) -> list[WhiteboardOp]:
-    """Ops with ``seq > after_seq``, oldest first, at most ``limit`` (≤ MAX_HISTORY)."""
+    """Ops with ``seq > after_seq``, oldest first, at most ``limit`` (≤ MAX_HISTORY + 1: a
+    caller asks for one more than it returns to tell whether there is more)."""
     rows = await session.scalars(
         select(LiveWhiteboardOp)
         .where(
@@ -284,7 +285,7 @@ async def history(
             LiveWhiteboardOp.seq > after_seq,
         )
         .order_by(LiveWhiteboardOp.seq)
-        .limit(min(limit, MAX_HISTORY))
+        .limit(min(limit, MAX_HISTORY + 1))
     )
     return [WhiteboardOp.of(r) for r in rows]
 

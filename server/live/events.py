@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lms_core.live import polls, room
+from lms_core.live import polls, room, whiteboard
 from lms_core.live.room_models import (
     MAX_CLIENT_ID_CHARS,
     MAX_POLL_OPTION_CHARS,
@@ -67,6 +67,28 @@ class PollVote(Payload):
 
 class PollClose(Payload):
     poll_id: uuid.UUID = Field(strict=False)
+
+
+class WhiteboardOp(Payload):
+    # The 64 KB limit and the per-kind data are checked by lms_core (payload_too_large).
+    client_op_id: str = Field(min_length=1, max_length=MAX_CLIENT_ID_CHARS)
+    page: int = Field(ge=0)
+    kind: Literal["stroke", "shape", "text", "erase", "clear", "undo"]
+    data: dict[str, Any] = Field(default_factory=dict)
+
+
+class WhiteboardHistory(Payload):
+    after_seq: int = Field(default=0, ge=0)
+    limit: int = Field(default=whiteboard.MAX_HISTORY, ge=1, le=whiteboard.MAX_HISTORY)
+
+
+def board_out(b: whiteboard.Board) -> dict[str, Any]:
+    """The join state's whiteboard: the latest snapshot, the ops after it, the last seq."""
+    return {
+        "snapshot": {"seq": b.snapshot_seq, "pages": b.pages},
+        "ops": [o.out() for o in b.ops],
+        "last_seq": b.last_seq,
+    }
 
 
 def poll_out(p: polls.Poll) -> dict[str, Any]:

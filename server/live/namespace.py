@@ -28,9 +28,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms_core.db import unit_of_work
 from lms_core.errors import DomainError, FieldError, InvalidInput, PermissionDenied, RateLimited
-from lms_core.live import polls, room
+from lms_core.live import polls, room, whiteboard
 from lms_core.live.errors import LiveSessionNotLive
 from lms_core.live.models import LiveRole, LiveSession, LiveSessionStatus
+from lms_core.live.room_models import WhiteboardOpKind
 from server.live import events
 from server.live.auth import Connection, authenticate
 from server.problems import from_domain, problem
@@ -98,6 +99,8 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "poll:open": (events.PollOpen, self._poll_open),
             "poll:vote": (events.PollVote, self._poll_vote),
             "poll:close": (events.PollClose, self._poll_close),
+            "wb:op": (events.WhiteboardOp, self._wb_op),
+            "wb:history": (events.WhiteboardHistory, self._wb_history),
         }
 
     def _transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
@@ -206,6 +209,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             tail = await room.tail(session, conn.live_session_id)
             last_seq = await room.last_seq(session, conn.live_session_id)
             poll = await polls.open_poll_of(session, conn.live_session_id, conn.user_id)
+            board = await whiteboard.state(session, conn.live_session_id)
         return {
             "live_session_id": str(conn.live_session_id),
             "you": events.participant_out(me),
@@ -213,6 +217,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "chat": [events.message_out(m) for m in tail],
             "last_seq": last_seq,
             "poll": events.my_poll_out(poll) if poll else None,
+            "whiteboard": events.board_out(board),
         }
 
     async def _chat_send(self, sid: str, conn: Connection, p: events.ChatSend) -> dict[str, Any]:
@@ -352,6 +357,40 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         if closed:
             await self.emit("poll:closed", out, room=room_name(conn.live_session_id))
         return out
+
+    # --- whiteboard (the host and presenters draw; lms_core/live/whiteboard.py) -------------
+
+    async def _wb_op(self, sid: str, conn: Connection, p: events.WhiteboardOp) -> dict[str, Any]:
+        async with self._transaction() as session:
+            await self._require_live(session, conn)
+            op, created = await whiteboard.add_op(
+                session,
+                conn.live_session_id,
+                conn.user_id,
+                p.client_op_id,
+                p.page,
+                WhiteboardOpKind(p.kind),
+                p.data,
+            )
+        out = op.out()
+        if created:  # after the commit: nobody draws an op that could still roll back
+            await self.emit("wb:op", out, room=room_name(conn.live_session_id), skip_sid=sid)
+        return out
+
+    async def _wb_history(
+        self, sid: str, conn: Connection, p: events.WhiteboardHistory
+    ) -> dict[str, Any]:
+        async with self._transaction() as session:
+            await self._require_live(session, conn)
+            found = await whiteboard.history(
+                session, conn.live_session_id, p.after_seq, p.limit + 1
+            )
+            last_seq = await whiteboard.last_seq(session, conn.live_session_id)
+        return {
+            "ops": [o.out() for o in found[: p.limit]],
+            "more": len(found) > p.limit,
+            "last_seq": last_seq,
+        }
 
 
 def _refused(body: dict[str, Any]) -> Exception:
