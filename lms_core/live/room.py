@@ -96,7 +96,7 @@ async def ensure_room(session: AsyncSession, live_session_id: uuid.UUID) -> None
     )
 
 
-async def _lock_room(session: AsyncSession, live_session_id: uuid.UUID) -> int:
+async def lock_room(session: AsyncSession, live_session_id: uuid.UUID) -> int:
     """Create the room if needed and lock its row until the transaction ends; its last seq."""
     stmt = (
         insert(LiveRoom)
@@ -136,7 +136,7 @@ async def send_chat(
     caller commits, then broadcasts only what was created.
     """
     _check_chat(body, client_id)
-    await _lock_room(session, live_session_id)
+    await lock_room(session, live_session_id)
     muted = await session.scalar(
         select(LiveParticipant.chat_muted).where(
             LiveParticipant.live_session_id == live_session_id,

@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from lms_core.clock import utcnow
 from lms_core.errors import FieldError, InvalidInput, NotFound, PermissionDenied, TooLarge
 from lms_core.live.models import LiveRole
-from lms_core.live.room import _lock_room
+from lms_core.live.room import lock_room
 from lms_core.live.room_models import (
     MAX_CLIENT_ID_CHARS,
     MAX_WB_OP_BYTES,
@@ -186,7 +186,7 @@ async def add_op(
     A resend (same user, same ``client_op_id``) returns the stored op and ``False``. The caller
     commits, then broadcasts only what was created."""
     _check(client_op_id, page, kind, data)
-    await _lock_room(session, live_session_id)
+    await lock_room(session, live_session_id)
     await _may_draw(session, live_session_id, user_id)
     earlier = await session.scalar(
         select(LiveWhiteboardOp).where(
