@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from media.errors import TranscodeFailed, UnreadableMedia
-from media.hls import TranscodeResult
+
+# ladder, not hls: the server imports this module, and only the child process needs PyAV.
+from media.ladder import TranscodeResult
 
 logger = logging.getLogger(__name__)
 

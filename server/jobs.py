@@ -17,7 +17,7 @@ from lms_core.courses.jobs import TRANSCODE_VIDEO, TranscodeVideoJob, Unreadable
 from lms_core.jobs import JobRegistry, JobRunner
 from lms_core.storage import Storage
 from media.errors import UnreadableMedia
-from media.hls import TranscodeResult
+from media.ladder import TranscodeResult
 from media.transcode import run_transcode
 from server.settings import Settings
 from server.state import DATABASE, JOB_REGISTRY, SETTINGS, Database
