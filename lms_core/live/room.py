@@ -43,6 +43,7 @@ from lms_core.live.room_models import (
     LiveParticipant,
     LiveRoom,
 )
+from lms_core.live.service import mark_ended
 
 REJOIN_GRACE = timedelta(seconds=30)
 MAX_HISTORY = 200
@@ -461,7 +462,6 @@ async def end_live(session: AsyncSession, live_session_id: uuid.UUID) -> bool:
         return False
     if live.status is not LiveSessionStatus.LIVE:
         raise LiveSessionNotLive(extra={"status": live.status.value})
-    live.status = LiveSessionStatus.ENDED
-    live.ended_at = utcnow()
+    mark_ended(live)
     await session.flush()
     return True

@@ -246,10 +246,16 @@ async def end(session: AsyncSession, actor: Actor, live_session_id: uuid.UUID) -
     _require_not_over(live)
     if live.status is LiveSessionStatus.SCHEDULED:
         raise errors.LiveSessionNotLive("The live session has not started.")
-    live.status = LiveSessionStatus.ENDED
-    live.ended_at = utcnow()
+    mark_ended(live)
     await session.flush()
     return live
+
+
+def mark_ended(live: LiveSession) -> None:
+    """LIVE -> ENDED, written in one place for the REST ``end`` and the host's ``session:end``
+    (``room.end_live``); callers check the state they start from."""
+    live.status = LiveSessionStatus.ENDED
+    live.ended_at = utcnow()
 
 
 # -- rules -------------------------------------------------------------------------------------
