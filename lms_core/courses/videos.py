@@ -41,6 +41,7 @@ class VideoView:
     """A lesson video as one caller may see it."""
 
     video: LessonVideo
+    lesson_id: uuid.UUID
     status: VideoStatus
     progress_percent: int
     error: str | None
@@ -124,7 +125,7 @@ async def video_view(
     source = None
     if role.is_staff and video.source_file_id is not None:
         source = await session.get(CourseFile, video.source_file_id)
-    return VideoView(video, status, progress, error, source, grant)
+    return VideoView(video, lesson.id, status, progress, error, source, grant)
 
 
 def _valid_object_name(name: str) -> bool:

@@ -40,7 +40,7 @@ def render(view: VideoView) -> schemas.VideoOut:
     video, grant = view.video, view.grant
     return schemas.VideoOut(
         id=video.id,
-        lesson_id=video.lesson_id or uuid.UUID(int=0),
+        lesson_id=view.lesson_id,
         status=view.status,
         progress_percent=view.progress_percent,
         error=view.error,
