@@ -69,6 +69,18 @@ class Settings(BaseSettings):
     register_rate_limit: str = "20/hour"
     reset_rate_limit: str = "5/hour"
 
+    live_event_rate: float = Field(
+        default=10.0, gt=0, description="Events per second one /live socket may send (refill)."
+    )
+    live_event_burst: int = Field(
+        default=20, ge=1, description="Events one /live socket may send at once."
+    )
+    live_send_buffer_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=64 * 1024,
+        description="Unsent bytes a /live connection may hold before it is dropped as too slow.",
+    )
+
     mail_from: str = "Seminar <no-reply@localhost>"
     smtp_host: str | None = None
     smtp_port: int = 587

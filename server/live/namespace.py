@@ -35,13 +35,11 @@ from lms_core.live.room_models import WhiteboardOpKind
 from server.live import events
 from server.live.auth import Connection, authenticate
 from server.problems import from_domain, problem
-from server.state import DATABASE
+from server.state import DATABASE, SETTINGS
 
 log = logging.getLogger("seminar.live")
 
 NAMESPACE = "/live"
-BURST = 20  # events a socket may send at once ...
-RATE = 10.0  # ... refilled at this many per second
 
 Handler = Callable[[str, Connection, Any], Awaitable[Any]]
 # A room emit of one of these is a notice followed by a disconnect of its recipients, on every
@@ -63,15 +61,19 @@ def ended_payload(live_session_id: uuid.UUID) -> dict[str, Any]:
 
 
 class TokenBucket:
-    __slots__ = ("stamp", "tokens")
+    """``burst`` events at once, refilled at ``rate`` per second (settings live_event_*)."""
 
-    def __init__(self) -> None:
-        self.tokens = float(BURST)
+    __slots__ = ("burst", "rate", "stamp", "tokens")
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.tokens = float(burst)
         self.stamp = time.monotonic()
 
     def take(self) -> bool:
         now = time.monotonic()
-        self.tokens = min(BURST, self.tokens + (now - self.stamp) * RATE)
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
         self.stamp = now
         if self.tokens < 1:
             return False
@@ -130,7 +132,8 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         except (OperationalError, PoolTimeout) as exc:
             raise _refused(_unavailable(exc)) from None
         self._connections[sid] = conn
-        self._buckets[sid] = TokenBucket()
+        settings = self._app[SETTINGS]
+        self._buckets[sid] = TokenBucket(settings.live_event_rate, settings.live_event_burst)
         await self.enter_room(sid, room_name(conn.live_session_id))
         await self.enter_room(sid, user_room(conn.live_session_id, conn.user_id))
         if presence.changed:
