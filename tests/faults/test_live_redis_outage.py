@@ -4,20 +4,23 @@ Two real ``seminar serve`` processes share the test PostgreSQL and a private ``r
 (on a free port, no persistence; never the machine's Redis). Four clients, two on each node,
 chat continuously; after 1.5 s the test terminates that Redis and the clients keep chatting
 through ~3 s of outage; the chat stops, Redis starts again on the same port. Broadcasts sent
-while Redis was down cannot cross the nodes, and since nothing is sent after them no client
-can notice a gap: they come back only if the server says so (``room:resync`` once its room
-subscriptions are back) and the client replays. Then every client sends one more message,
-which must reach every other client as a broadcast (the nodes talk again).
+while Redis was down cannot cross the nodes. A client sees the holes that its own node's later
+messages reveal, but nothing reveals the other node's last ones: those come back only if the
+server says so (``room:resync`` once its room subscriptions are back) and the client replays.
+Then every client sends one more message, which must reach every other client as a broadcast
+(the nodes talk again).
 
 Every client recovers only as a real client does (tests/live_cluster.py ``LiveClient``):
 ``chat:history`` after its last contiguous seq on a reconnect, on ``room:resync``, or when it
 sees a gap. Every client must end up holding every stored message exactly once, in seq order,
 and nothing else.
 
-Observed before the room bus (python-socketio's ``AsyncRedisManager``, which delivers even
-local broadcasts through Redis and drops what it cannot publish): with the chat going on
-after the restart, the clients healed through gap detection alone; with the chat stopping at
-the outage, as here, the messages of the outage never reached anyone but their senders.
+Observed against the commit before the room bus (python-socketio 5.18's ``AsyncRedisManager``:
+local delivery first, then a publish that is dropped while Redis is down, and a subscription
+back only after a 1, 2, 4 s back-off): the clients healed most of the outage through gaps
+revealed by their own node's messages, but the outage's last message, sent on node 1, never
+reached node 2's clients (nothing later revealed it); with the chat going on after the
+restart, gap detection alone had healed everything. Hence the chat stops with the outage.
 """
 
 from __future__ import annotations
