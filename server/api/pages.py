@@ -3,7 +3,10 @@
 The course pages (``/catalog``, ``/courses/{slug or id}``, ``/my``, ``/learn/{lesson id}``) are
 static HTML too: their script (``static/courses.js``) reads the slug or id from the address and
 asks the JSON API. So are the instructor pages (``/teach``: the courses one teaches,
-``static/teach.js``; ``/teach/{course id}``: the course editor, ``static/editor.js``). They get
+``static/teach.js``; ``/teach/{course id}``: the course editor, ``static/editor.js``) and the
+live pages (``/live``: one's live and upcoming sessions, ``static/live.js``;
+``/live/{live session id}``: the live room, ``static/live-room.js``, which connects to the
+``/live`` Socket.IO namespace on the same origin, allowed by ``connect-src 'self'``). They get
 the default security headers, except that the lesson page may play media from ``blob:`` URLs:
 hls.js feeds the ``<video>`` through Media Source Extensions, whose object URL is a ``blob:``
 one, and ``media-src`` would otherwise fall back to ``default-src 'self'`` and refuse it.
@@ -42,6 +45,8 @@ COURSE_PAGES = {
     "/learn/{lesson}": "learn.html",
     "/teach": "teach.html",
     "/teach/{course}": "editor.html",
+    "/live": "live.html",
+    "/live/{live_session}": "live-room.html",
 }
 
 # The default policy plus blob: media for the lesson page's player (Media Source Extensions).

@@ -1,0 +1,532 @@
+"""The live room in real browsers: an instructor and students, each in their own browser
+context, in one live session of a real ``seminar serve``.
+
+Chat goes both ways; a stroke the instructor draws with the mouse appears on the student's
+canvas (the board's item count and ink on the canvas); a late joiner sees the earlier strokes
+and chat; the student's chat survives going offline and back (messages sent meanwhile arrive
+once, the student's own message sent while offline is delivered once); polls, hands and the
+end of the session reach everyone; /live lists the sessions with Join and Start/End; at phone
+width the room has no horizontal overflow and chat works by keyboard alone.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, BrowserContext, Page, expect
+from sqlalchemy import text, update
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from lms_core.accounts.models import Role, User
+from tests.e2e.conftest import SCREENSHOTS, Accounts, LiveServer, PageProblems
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+PASSWORD = "correct horse battery staple"
+# Counts the non-white pixels of the whiteboard canvas (the board is painted white).
+# Read from a copy: reading the page's own canvas again and again makes Chromium warn.
+INK = """(canvas) => {
+  const copy = document.createElement("canvas");
+  copy.width = canvas.width;
+  copy.height = canvas.height;
+  const ctx = copy.getContext("2d", { willReadFrequently: true });
+  ctx.drawImage(canvas, 0, 0);
+  const { data } = ctx.getImageData(0, 0, canvas.width, canvas.height);
+  let ink = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    if (data[i] < 200 || data[i + 1] < 200 || data[i + 2] < 200) ink += 1;
+  }
+  return ink;
+}"""
+
+
+@dataclass
+class Person:
+    name: str
+    email: str
+    id: str
+
+
+@dataclass
+class LiveWorld:
+    """People and one live session made through the API; courses deleted before the people."""
+
+    server: LiveServer
+    accounts: Accounts
+    database_url: str
+    course_id: str = ""
+    live_id: str = ""
+    token: str = ""
+    people: dict[str, Person] = field(default_factory=dict)
+
+    async def register(self, label: str, name: str, role: Role = Role.STUDENT) -> Person:
+        email = self.accounts.new_email(f"e2e-live-{label}")
+        async with aiohttp.ClientSession(self.server.url) as http:
+            resp = await http.post(
+                "/api/v1/auth/register",
+                json={"name": name, "email": email, "password": PASSWORD},
+                headers={"Origin": self.server.url},
+            )
+            assert resp.status == 201, await resp.text()
+            person = Person(name, email, (await resp.json())["id"])
+        if role is not Role.STUDENT:
+            engine = create_async_engine(self.database_url, poolclass=NullPool)
+            try:
+                async with engine.begin() as conn:
+                    await conn.execute(update(User).where(User.email == email).values(role=role))
+            finally:
+                await engine.dispose()
+        self.people[label] = person
+        return person
+
+    async def api(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """The instructor's API call with a personal access token."""
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with (
+            aiohttp.ClientSession(self.server.url, headers=headers) as http,
+            http.request(method, f"/api/v1{path}", json=body) as resp,
+        ):
+            assert resp.status in (200, 201), (path, await resp.text())
+            return await resp.json()
+
+    async def setup(self, *, students: tuple[str, ...], start: bool = True) -> None:
+        """An instructor, ``students`` enrolled in a published course, a live session."""
+        teacher = await self.register("teacher", "Tess Teacher", Role.INSTRUCTOR)
+        origin = {"Origin": self.server.url}
+        async with aiohttp.ClientSession(self.server.url) as http:
+            resp = await http.post(
+                "/api/v1/auth/login",
+                json={"email": teacher.email, "password": PASSWORD},
+                headers=origin,
+            )
+            assert resp.status == 200, await resp.text()
+            cookie = "; ".join(f"{k}={m.value}" for k, m in resp.cookies.items())
+            resp = await http.post(
+                "/api/v1/users/me/tokens",
+                json={"name": "e2e live"},
+                headers={**origin, "Cookie": cookie},
+            )
+            assert resp.status == 201, await resp.text()
+            self.token = (await resp.json())["token"]
+        course = await self.api(
+            "POST", "/courses", {"title": f"Live class {uuid.uuid4().hex[:6]}", "summary": "Live"}
+        )
+        self.course_id = course["id"]
+        module = await self.api("POST", f"/courses/{self.course_id}/modules", {"title": "W1"})
+        await self.api(
+            "POST", f"/modules/{module['id']}/lessons", {"title": "Intro", "kind": "text"}
+        )
+        await self.api("POST", f"/courses/{self.course_id}/publish")
+        for label in students:
+            person = await self.register(label, label.title())
+            await self.api("POST", f"/courses/{self.course_id}/enrollments", {"user_id": person.id})
+        when = (datetime.now(UTC) + timedelta(minutes=30)).isoformat()
+        live = await self.api(
+            "POST",
+            f"/courses/{self.course_id}/live-sessions",
+            {"title": "Feathers and flight", "scheduled_start": when, "duration_minutes": 60},
+        )
+        self.live_id = live["id"]
+        if start:
+            await self.api("POST", f"/live-sessions/{self.live_id}/start")
+
+    async def delete(self) -> None:
+        if not self.accounts.emails:
+            return
+        engine = create_async_engine(self.database_url, poolclass=NullPool)
+        try:
+            async with engine.begin() as conn:
+                # Sessions, rooms, messages and ops go with the course (ON DELETE CASCADE).
+                await conn.execute(
+                    text(
+                        "DELETE FROM courses WHERE owner_id IN "
+                        "(SELECT id FROM users WHERE email = ANY(:emails))"
+                    ),
+                    {"emails": self.accounts.emails},
+                )
+        finally:
+            await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def world(
+    live_server: LiveServer, accounts: Accounts, database_url: str
+) -> AsyncIterator[LiveWorld]:
+    made = LiveWorld(live_server, accounts, database_url)
+    try:
+        yield made
+    finally:
+        await made.delete()
+
+
+@dataclass
+class Browsers:
+    """One browser context per person, each page's problems collected."""
+
+    browser: Browser
+    server: LiveServer
+    contexts: list[BrowserContext] = field(default_factory=list)
+    problems: dict[str, PageProblems] = field(default_factory=dict)
+    pages: dict[str, Page] = field(default_factory=dict)
+
+    async def open(
+        self, label: str, viewport: dict[str, int] | None = None, **options: Any
+    ) -> Page:
+        context = await self.browser.new_context(
+            base_url=self.server.url,
+            locale="en-US",
+            viewport=viewport or {"width": 1280, "height": 900},  # type: ignore[arg-type]
+            **options,
+        )
+        context.set_default_timeout(10_000)
+        self.contexts.append(context)
+        page = await context.new_page()
+        problems = PageProblems()
+        page.on("console", problems.on_console)
+        page.on("pageerror", problems.on_page_error)
+        self.problems[label] = problems
+        self.pages[label] = page
+        return page
+
+    def errors(self, ignore: str | None = None) -> list[str]:
+        return [
+            f"{label}: {error}"
+            for label, problems in self.problems.items()
+            for error in problems.errors
+            if ignore is None or not re.search(ignore, error)
+        ]
+
+    async def close(self, name: str) -> None:
+        for label, page in self.pages.items():
+            if not page.is_closed():
+                await page.screenshot(path=SCREENSHOTS / f"{name}-{label}.png", full_page=True)
+        for context in self.contexts:
+            await context.close()
+
+
+@pytest_asyncio.fixture
+async def browsers(
+    browser: Browser, live_server: LiveServer, screenshots: Any, request: pytest.FixtureRequest
+) -> AsyncIterator[Browsers]:
+    made = Browsers(browser, live_server)
+    try:
+        yield made
+    finally:
+        await made.close(request.node.name)
+
+
+async def sign_in(page: Page, email: str) -> None:
+    await page.goto("/")
+    form = page.locator("#login-form")
+    await form.get_by_label("Email").fill(email)
+    await form.get_by_label("Password").fill(PASSWORD)
+    await form.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#whoami")).to_contain_text("Signed in as")
+
+
+async def enter_room(page: Page, world: LiveWorld, label: str) -> None:
+    await sign_in(page, world.people[label].email)
+    await page.goto(f"/live/{world.live_id}")
+    await expect(page.locator("#room-status")).to_have_attribute("data-state", "connected")
+    await expect(page.locator("#room-title")).to_have_text("Feathers and flight")
+
+
+async def send_chat(page: Page, body: str) -> None:
+    box = page.get_by_label("Message", exact=True)
+    await box.fill(body)
+    await box.press("Enter")
+
+
+def chat_item(page: Page, body: str) -> Any:
+    return page.locator("#chat-list li[data-seq]").filter(
+        has=page.locator(".chat-body", has_text=re.compile(f"^{re.escape(body)}$"))
+    )
+
+
+async def chat_bodies(page: Page) -> list[str]:
+    bodies: list[str] = await page.locator("#chat-list li[data-seq] .chat-body").all_inner_texts()
+    return bodies
+
+
+async def chat_seqs(page: Page) -> list[int]:
+    seqs = await page.locator("#chat-list li[data-seq]").evaluate_all(
+        "(nodes) => nodes.map((n) => Number(n.dataset.seq))"
+    )
+    return [int(s) for s in seqs]
+
+
+async def drag_on_canvas(page: Page, points: list[tuple[float, float]]) -> None:
+    """A mouse drag through ``points`` (fractions of the canvas's width and height)."""
+    box = await page.locator("#wb-canvas").bounding_box()
+    assert box is not None
+    xy = [(box["x"] + fx * box["width"], box["y"] + fy * box["height"]) for fx, fy in points]
+    await page.mouse.move(*xy[0])
+    await page.mouse.down()
+    for x, y in xy[1:]:
+        await page.mouse.move(x, y, steps=8)
+    await page.mouse.up()
+
+
+async def ink(page: Page) -> int:
+    count: int = await page.locator("#wb-canvas").evaluate(INK)
+    return count
+
+
+# --------------------------------------------------------------------------- the tests
+
+
+async def test_chat_and_whiteboard_between_instructor_student_and_a_late_joiner(
+    world: LiveWorld, browsers: Browsers
+) -> None:
+    await world.setup(students=("sam", "lee"))
+    teacher = await browsers.open("teacher")
+    student = await browsers.open("sam")
+    await enter_room(teacher, world, "teacher")
+    await enter_room(student, world, "sam")
+
+    # Both see each other, with their roles.
+    people = teacher.locator("#people-list")
+    await expect(people.locator(f'li[data-user-id="{world.people["sam"].id}"]')).to_contain_text(
+        "Attendee"
+    )
+    await expect(
+        student.locator(f'#people-list li[data-user-id="{world.people["teacher"].id}"]')
+    ).to_contain_text("Host")
+
+    # Chat both ways, Enter sends.
+    await send_chat(teacher, "Welcome, everyone!")
+    await expect(chat_item(student, "Welcome, everyone!")).to_contain_text("Tess Teacher")
+    await send_chat(student, "Hello from Sam")
+    await expect(chat_item(teacher, "Hello from Sam")).to_have_count(1)
+    await expect(chat_item(student, "Hello from Sam")).to_contain_text("(you)")
+    assert await chat_item(teacher, "Hello from Sam").get_attribute("aria-live") is None
+    assert await teacher.locator("#chat-list").get_attribute("aria-live") == "polite"
+
+    # The student may not draw; the instructor draws a stroke with the mouse.
+    await expect(student.locator("#wb-tools")).to_be_hidden()
+    await expect(student.locator("#wb-readonly")).to_be_visible()
+    canvas = student.locator("#wb-canvas")
+    assert await ink(student) == 0
+    await expect(teacher.locator("#wb-tools")).to_be_visible()
+    await drag_on_canvas(teacher, [(0.2, 0.3), (0.4, 0.5), (0.6, 0.4), (0.7, 0.6)])
+    await expect(teacher.locator("#wb-canvas")).to_have_attribute("data-items", "1")
+    await expect(teacher.locator("#wb-canvas")).to_have_attribute("data-pending", "0")
+    await expect(canvas).to_have_attribute("data-items", "1")
+    await expect(canvas).to_have_attribute("data-wb-seq", "1")
+    assert await ink(student) > 200
+
+    # A rectangle too, then a late joiner sees both and the chat so far.
+    await teacher.get_by_role("button", name="Rectangle").click()
+    await drag_on_canvas(teacher, [(0.1, 0.1), (0.3, 0.25)])
+    await expect(canvas).to_have_attribute("data-items", "2")
+    late = await browsers.open("lee")
+    await enter_room(late, world, "lee")
+    await expect(late.locator("#wb-canvas")).to_have_attribute("data-items", "2")
+    await expect(late.locator("#wb-canvas")).to_have_attribute("data-wb-seq", "2")
+    assert await ink(late) > 200
+    assert await chat_bodies(late) == ["Welcome, everyone!", "Hello from Sam"]
+    await expect(people.locator(f'li[data-user-id="{world.people["lee"].id}"]')).to_be_visible()
+
+    # Undo of the instructor's last op (the rectangle) reaches everyone.
+    await teacher.get_by_role("button", name="Undo my last").click()
+    await expect(late.locator("#wb-canvas")).to_have_attribute("data-items", "1")
+    await expect(canvas).to_have_attribute("data-items", "1")
+
+    assert browsers.errors() == []
+
+
+async def test_student_chat_survives_a_reconnect_without_duplicates(
+    world: LiveWorld, browsers: Browsers
+) -> None:
+    await world.setup(students=("sam",))
+    teacher = await browsers.open("teacher")
+    student = await browsers.open("sam")
+    await enter_room(teacher, world, "teacher")
+    await enter_room(student, world, "sam")
+    await send_chat(teacher, "before")
+    await expect(chat_item(student, "before")).to_have_count(1)
+
+    # The student's network goes away: the socket notices and the page says so.
+    await student.context.set_offline(True)
+    await expect(student.locator("#room-status")).to_have_attribute("data-state", "disconnected")
+    await expect(
+        teacher.locator(f'#people-list li[data-user-id="{world.people["sam"].id}"]')
+    ).to_have_count(0)
+    for n in range(3):
+        await send_chat(teacher, f"while away {n}")
+    await expect(chat_item(teacher, "while away 2")).to_have_count(1)
+    # Typed while offline: kept as pending, sent after the reconnect.
+    await student.get_by_label("Message", exact=True).evaluate("(n) => { n.disabled = false; }")
+    await student.locator("#chat-send").evaluate("(n) => { n.disabled = false; }")
+    await send_chat(student, "written offline")
+    await expect(student.locator("#chat-list li.pending")).to_have_count(1)
+
+    await student.context.set_offline(False)
+    await expect(student.locator("#room-status")).to_have_attribute("data-state", "connected")
+    await expect(chat_item(student, "while away 2")).to_have_count(1)
+    await expect(chat_item(teacher, "written offline")).to_have_count(1)
+    await expect(student.locator("#chat-list li.pending")).to_have_count(0)
+    await send_chat(teacher, "after")
+    await expect(chat_item(student, "after")).to_have_count(1)
+
+    expected = ["before", "while away 0", "while away 1", "while away 2", "written offline"]
+    assert await chat_bodies(student) == [*expected, "after"]
+    seqs = await chat_seqs(student)
+    assert seqs == sorted(set(seqs))
+    assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+    assert await chat_bodies(teacher) == [*expected, "after"]
+    # Only the offline phase's failed reconnect attempts may have been logged.
+    assert browsers.errors(ignore=r"WebSocket|ERR_INTERNET_DISCONNECTED|join-ticket") == []
+
+
+async def test_polls_hands_moderation_and_the_end_of_the_session(
+    world: LiveWorld, browsers: Browsers
+) -> None:
+    await world.setup(students=("sam",))
+    teacher = await browsers.open("teacher")
+    student = await browsers.open("sam")
+    await enter_room(teacher, world, "teacher")
+    await enter_room(student, world, "sam")
+    sam_row = teacher.locator(f'#people-list li[data-user-id="{world.people["sam"].id}"]')
+
+    # Hand raise reaches the host, who lowers all hands.
+    await student.get_by_role("button", name="Raise hand").click()
+    await expect(sam_row).to_contain_text("Hand raised")
+    await expect(student.get_by_role("button", name="Lower hand")).to_have_attribute(
+        "aria-pressed", "true"
+    )
+    await teacher.get_by_role("button", name="Lower all hands").click()
+    await expect(sam_row).not_to_contain_text("Hand raised")
+    await expect(student.get_by_role("button", name="Raise hand")).to_be_visible()
+
+    # A poll: the host opens it, the student votes once, both see the count; the host closes.
+    await expect(student.locator("#poll-form")).to_be_hidden()
+    await teacher.get_by_label("Question").fill("Which bird is smallest?")
+    await teacher.get_by_label("Options, one per line (2 to 10)").fill("Wren\nRobin\nCrow")
+    await teacher.get_by_role("button", name="Open poll").click()
+    await expect(student.locator(".poll-question")).to_have_text("Which bird is smallest?")
+    await student.get_by_role("button", name="Vote for Wren").click()
+    await expect(student.locator("#poll-current")).to_contain_text("Wren: 1 (your vote)")
+    await expect(student.get_by_role("button", name="Vote for Robin")).to_have_count(0)
+    await expect(teacher.locator("#poll-current")).to_contain_text("1 vote")
+    await teacher.get_by_role("button", name="Close poll").click()
+    await expect(student.locator("#poll-current")).to_have_attribute("data-status", "closed")
+
+    # Promoted to presenter, the student can draw; muted, they cannot chat.
+    await teacher.get_by_role("button", name="Make presenter: Sam").click()
+    await expect(student.locator("#wb-tools")).to_be_visible()
+    await drag_on_canvas(student, [(0.5, 0.5), (0.6, 0.7)])
+    await expect(teacher.locator("#wb-canvas")).to_have_attribute("data-items", "1")
+    await teacher.get_by_role("button", name="Mute Sam in chat").click()
+    await expect(student.locator("#chat-note")).to_have_text("The host has muted you in chat.")
+    await expect(student.get_by_label("Message", exact=True)).to_be_disabled()
+
+    # The instructor ends the session (REST, as /live does): the student is told.
+    await world.api("POST", f"/live-sessions/{world.live_id}/end")
+    alert = student.locator("#room-alert")
+    await expect(alert).to_be_visible()
+    await expect(alert).to_contain_text("ended")
+    await expect(student.locator("#room-status")).to_have_attribute("data-state", "ended")
+    assert browsers.errors() == []
+
+
+async def test_removed_student_sees_why(world: LiveWorld, browsers: Browsers) -> None:
+    await world.setup(students=("sam",))
+    teacher = await browsers.open("teacher")
+    student = await browsers.open("sam")
+    await enter_room(teacher, world, "teacher")
+    await enter_room(student, world, "sam")
+    teacher.once("dialog", lambda dialog: dialog.accept())
+    await teacher.get_by_role("button", name="Remove Sam").click()
+    alert = student.locator("#room-alert")
+    await expect(alert).to_contain_text("removed you")
+    await expect(alert).to_have_attribute("data-kind", "removed")
+    await expect(
+        teacher.locator(f'#people-list li[data-user-id="{world.people["sam"].id}"]')
+    ).to_have_count(0)
+    assert browsers.errors() == []
+
+
+async def test_my_live_sessions_start_join_and_end(world: LiveWorld, browsers: Browsers) -> None:
+    await world.setup(students=("sam",), start=False)
+    teacher = await browsers.open("teacher")
+    student = await browsers.open("sam")
+    await sign_in(teacher, world.people["teacher"].email)
+    await sign_in(student, world.people["sam"].email)
+
+    await student.goto("/live")
+    item = student.locator(f'li[data-live-session-id="{world.live_id}"]')
+    await expect(item).to_have_attribute("data-status", "scheduled")
+    await expect(item.get_by_role("link", name="Join Feathers and flight")).to_have_count(0)
+    await expect(item.get_by_role("button")).to_have_count(0)  # students cannot start it
+
+    await teacher.goto("/live")
+    await teacher.get_by_role("button", name="Start Feathers and flight").click()
+    mine = teacher.locator(f'li[data-live-session-id="{world.live_id}"]')
+    await expect(mine).to_have_attribute("data-status", "live")
+    await expect(mine).to_contain_text("Live now")
+
+    await student.get_by_role("button", name="Refresh").click()
+    await expect(item).to_have_attribute("data-status", "live")
+    await item.get_by_role("link", name="Join Feathers and flight").click()
+    await expect(student).to_have_url(re.compile(f"/live/{world.live_id}$"))
+    await expect(student.locator("#room-status")).to_have_attribute("data-state", "connected")
+
+    await teacher.get_by_role("button", name="End Feathers and flight").click()
+    await expect(student.locator("#room-alert")).to_contain_text("ended")
+    await expect(mine).to_have_count(0)  # ended sessions leave the list
+    assert browsers.errors() == []
+
+
+async def test_phone_width_room_has_no_horizontal_overflow_and_works_by_keyboard(
+    world: LiveWorld, browsers: Browsers
+) -> None:
+    await world.setup(students=("sam",))
+    teacher = await browsers.open("teacher", viewport={"width": 375, "height": 740})
+    student = await browsers.open(
+        "sam", viewport={"width": 375, "height": 740}, is_mobile=True, has_touch=True
+    )
+    await enter_room(teacher, world, "teacher")
+    await enter_room(student, world, "sam")
+    long_word = "pneumonoultramicroscopicsilicovolcanoconiosis" * 3
+    await send_chat(teacher, long_word)
+    await expect(chat_item(student, long_word)).to_have_count(1)
+    for page in (teacher, student):
+        overflow = await page.evaluate(
+            "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0, overflow
+        width = await page.locator("#wb-canvas").evaluate("(c) => c.getBoundingClientRect().width")
+        assert 0 < width <= 375
+
+    # Keyboard only: Tab reaches the message box; typing and Enter send; focus stays there.
+    await student.locator("#chat-panel").focus()
+    for _ in range(40):
+        await student.keyboard.press("Tab")
+        if await student.evaluate("() => document.activeElement.id") == "chat-input":
+            break
+    else:
+        pytest.fail("Tab never reached the chat input")
+    await student.keyboard.type("typed with keys")
+    await student.keyboard.press("Enter")
+    await expect(chat_item(teacher, "typed with keys")).to_have_count(1)
+    assert await student.evaluate("() => document.activeElement.id") == "chat-input"
+    # Every control in the room has an accessible name.
+    unnamed = await student.evaluate(
+        """() => [...document.querySelectorAll(
+                '#room button, #room input, #room select, #room textarea')]
+            .filter((n) => !n.labels?.length && !n.getAttribute('aria-label')
+                      && !n.textContent.trim())
+            .map((n) => n.id || n.outerHTML)"""
+    )
+    assert unnamed == []
+    assert browsers.errors() == []
