@@ -70,9 +70,7 @@ def free_port() -> int:
 
 def redis_server_binary() -> str:
     """The ``redis-server`` executable; skip (or, when services are required, fail) without."""
-    found = shutil.which("redis-server") or (
-        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
-    )
+    found = shutil.which("redis-server")
     if found is None:
         if REQUIRE_SERVICES:
             pytest.fail("redis-server is not installed but services are required")
