@@ -530,3 +530,72 @@ async def test_phone_width_room_has_no_horizontal_overflow_and_works_by_keyboard
     )
     assert unnamed == []
     assert browsers.errors() == []
+
+
+def check_pdf(pdf: bytes) -> int:
+    """The PDF's cross-reference table points at its objects; returns its page count."""
+    assert pdf.startswith(b"%PDF-1.4\n")
+    assert pdf.rstrip().endswith(b"%%EOF")
+    startxref = int(pdf.rsplit(b"startxref", 1)[1].split()[0])
+    assert pdf[startxref:].startswith(b"xref\n")
+    lines = pdf[startxref:].split(b"\n")
+    size = int(lines[1].split()[1])
+    for number, entry in enumerate(lines[3 : 2 + size], start=1):
+        offset = int(entry.split()[0])
+        assert pdf[offset:].startswith(f"{number} 0 obj".encode()), number
+    found = re.search(rb"/Type /Pages /Kids \[[^\]]*\] /Count (\d+)", pdf)
+    assert found is not None
+    assert pdf.count(b"/Filter /DCTDecode") == int(found[1])
+    return int(found[1])
+
+
+async def test_pages_text_eraser_and_export(world: LiveWorld, browsers: Browsers) -> None:
+    await world.setup(students=("sam",))
+    teacher = await browsers.open("teacher", accept_downloads=True)
+    student = await browsers.open("sam", accept_downloads=True)
+    await enter_room(teacher, world, "teacher")
+    await enter_room(student, world, "sam")
+    canvas = student.locator("#wb-canvas")
+
+    # Page 1: a line; page 2: a text. The student follows the drawing to page 2.
+    await teacher.get_by_role("button", name="Line").click()
+    await drag_on_canvas(teacher, [(0.1, 0.8), (0.9, 0.8)])
+    await expect(canvas).to_have_attribute("data-items", "1")
+    await teacher.get_by_role("button", name="Add page").click()
+    await expect(teacher.locator("#wb-page-label")).to_have_text("Page 2 of 2")
+    await teacher.get_by_role("button", name="Text", exact=True).click()
+    await teacher.get_by_label("Text to place").fill("Wrens weigh 10 g")
+    await teacher.locator("#wb-canvas").click(position={"x": 40, "y": 40})
+    await expect(canvas).to_have_attribute("data-page", "1")
+    await expect(canvas).to_have_attribute("data-items", "1")
+    await expect(student.locator("#wb-page-label")).to_have_text("Page 2 of 2")
+    await expect(canvas).to_have_attribute("data-total", "2")
+
+    # The eraser removes the text for everyone; the line on page 1 stays.
+    await teacher.get_by_role("button", name="Eraser").click()
+    await teacher.locator("#wb-canvas").click(position={"x": 45, "y": 45})
+    await expect(canvas).to_have_attribute("data-total", "1")
+    await student.get_by_role("button", name="Previous page").click()
+    await expect(canvas).to_have_attribute("data-items", "1")
+    assert await ink(student) > 100
+
+    # Export: the page shown as PNG, both pages as a PDF.
+    async with student.expect_download() as png_download:
+        await student.get_by_role("button", name="Export page as PNG").click()
+    png = await png_download.value
+    assert png.suggested_filename == "whiteboard-page-1.png"
+    path = await png.path()
+    assert path.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    async with student.expect_download() as pdf_download:
+        await student.get_by_role("button", name="Export all pages as PDF").click()
+    pdf = await pdf_download.value
+    assert pdf.suggested_filename == "whiteboard.pdf"
+    assert check_pdf((await pdf.path()).read_bytes()) == 2
+
+    # Clear page 1 (after confirming): the board is empty everywhere.
+    await teacher.get_by_role("button", name="Previous page").click()
+    teacher.once("dialog", lambda dialog: dialog.accept())
+    await teacher.get_by_role("button", name="Clear page").click()
+    await expect(canvas).to_have_attribute("data-total", "0")
+    assert await ink(student) == 0
+    assert browsers.errors() == []
