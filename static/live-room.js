@@ -109,11 +109,7 @@ class LiveRoom {
       reconnectionDelay: 500,
       reconnectionDelayMax: 5000,
       // Called for every (re)connect: a ticket is good for one connection only.
-      auth: (cb) => {
-        api("POST", `/live-sessions/${this.sessionId}/join-ticket`)
-          .then((t) => cb({ ticket: t.ticket }))
-          .catch(() => cb({ live_session_id: this.sessionId }));
-      },
+      auth: (cb) => this.credentials(cb),
     });
     this.socket = socket;
     socket.on("connect", () => this.sync());
@@ -173,6 +169,28 @@ class LiveRoom {
     socket.on("removed", () =>
       this.close("removed", "The host removed you from this session. Ask them to let you back in."),
     );
+  }
+
+  /**
+   * A fresh join ticket for the connect. While the network is down, wait and ask again (the
+   * connect waits too). If the API refuses one, connect with the session cookie instead: the
+   * server's refusal then comes back as connect_error with its reason.
+   */
+  async credentials(cb) {
+    for (let wait = 500; !this.closed; wait = Math.min(wait * 2, 5000)) {
+      try {
+        const t = await api("POST", `/live-sessions/${this.sessionId}/join-ticket`);
+        cb({ ticket: t.ticket });
+        return;
+      } catch (error) {
+        if (error.status !== 0) {
+          cb({ live_session_id: this.sessionId });
+          return;
+        }
+        this.setStatus("disconnected", "Offline, waiting for the network…");
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
   }
 
   /** Emits with an ack; resolves to the ack, or a problem when no answer comes. */
@@ -837,9 +855,23 @@ class LiveRoom {
         this.canvas.dataset.tool = this.tool;
         const hint = $("wb-hint");
         hint.hidden = this.tool !== "text";
-        hint.textContent = this.tool === "text" ? "Type the text, then click the board where it goes." : "";
+        hint.textContent =
+          this.tool === "text"
+            ? "Type the text, then click the board where it goes (or press Enter to place it)."
+            : "";
       });
     }
+    // Enter in the text box places the text without a pointer (top left, below what is there).
+    $("wb-text").addEventListener("keydown", (event) => {
+      if (event.key !== "Enter" || !this.canDraw()) return;
+      event.preventDefault();
+      const text = $("wb-text").value.trim();
+      if (!text) return;
+      const { color, size } = this.style();
+      const y = 40 + ((this.board.items(this.page).length * size * 4) % (HEIGHT - 120));
+      this.sendOp("text", { x: 40, y, text, color, size: size * 3 });
+      $("wb-text").value = "";
+    });
     $("wb-undo").addEventListener("click", () => this.undo());
     $("wb-clear").addEventListener("click", () => {
       if (window.confirm(`Clear page ${this.page + 1} for everyone? This cannot be undone.`)) {

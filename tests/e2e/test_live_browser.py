@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
 from lms_core.accounts.models import Role, User
-from tests.e2e.conftest import SCREENSHOTS, Accounts, LiveServer, PageProblems
+from tests.e2e.conftest import _CSP_REPORTER, SCREENSHOTS, Accounts, LiveServer, PageProblems
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -188,6 +188,7 @@ class Browsers:
             **options,
         )
         context.set_default_timeout(10_000)
+        await context.add_init_script(_CSP_REPORTER)
         self.contexts.append(context)
         page = await context.new_page()
         problems = PageProblems()
@@ -569,6 +570,12 @@ async def test_pages_text_eraser_and_export(world: LiveWorld, browsers: Browsers
     await expect(canvas).to_have_attribute("data-page", "1")
     await expect(canvas).to_have_attribute("data-items", "1")
     await expect(student.locator("#wb-page-label")).to_have_text("Page 2 of 2")
+    await expect(canvas).to_have_attribute("data-total", "2")
+    # By keyboard: Enter in the text box places it too.
+    await teacher.get_by_label("Text to place").fill("Robins weigh 80 g")
+    await teacher.get_by_label("Text to place").press("Enter")
+    await expect(canvas).to_have_attribute("data-total", "3")
+    await teacher.get_by_role("button", name="Undo my last").click()
     await expect(canvas).to_have_attribute("data-total", "2")
 
     # The eraser removes the text for everyone; the line on page 1 stays.
