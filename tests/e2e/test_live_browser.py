@@ -606,3 +606,58 @@ async def test_pages_text_eraser_and_export(world: LiveWorld, browsers: Browsers
     await expect(canvas).to_have_attribute("data-total", "0")
     assert await ink(student) == 0
     assert browsers.errors() == []
+
+
+async def test_pen_pressure_is_recorded_in_the_stroke(
+    world: LiveWorld, browsers: Browsers, database_url: str
+) -> None:
+    """A pen (pointerType "pen" with force, through Chromium's input pipeline) sends its real
+    pressure; the stored op's points carry it and are not marked simulated."""
+    await world.setup(students=())
+    teacher = await browsers.open("teacher")
+    await enter_room(teacher, world, "teacher")
+    box = await teacher.locator("#wb-canvas").bounding_box()
+    assert box is not None
+    cdp = await teacher.context.new_cdp_session(teacher)
+    x0, y0 = box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.5
+    base = {"pointerType": "pen", "button": "left", "clickCount": 1}
+    await cdp.send(
+        "Input.dispatchMouseEvent",
+        {**base, "type": "mousePressed", "x": x0, "y": y0, "force": 0.2, "buttons": 1},
+    )
+    for i in range(1, 11):
+        await cdp.send(
+            "Input.dispatchMouseEvent",
+            {
+                **base,
+                "type": "mouseMoved",
+                "x": x0 + i * 20,
+                "y": y0 + i * 5,
+                "force": 0.2 + i * 0.07,
+                "buttons": 1,
+            },
+        )
+    await cdp.send(
+        "Input.dispatchMouseEvent",
+        {**base, "type": "mouseReleased", "x": x0 + 220, "y": y0 + 55, "force": 0, "buttons": 0},
+    )
+    await expect(teacher.locator("#wb-canvas")).to_have_attribute("data-items", "1")
+    await expect(teacher.locator("#wb-canvas")).to_have_attribute("data-pending", "0")
+
+    engine = create_async_engine(database_url, poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            data = await conn.scalar(
+                text(
+                    "SELECT data FROM live_whiteboard_ops "
+                    "WHERE live_session_id = :id AND kind = 'stroke'"
+                ),
+                {"id": world.live_id},
+            )
+    finally:
+        await engine.dispose()
+    assert data["sim"] is False
+    pressures = [p[2] for p in data["points"]]
+    assert len(pressures) >= 5
+    assert min(pressures) < 0.4 < 0.7 < max(pressures)
+    assert browsers.errors() == []
