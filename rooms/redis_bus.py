@@ -51,23 +51,27 @@ class RedisBus:
         self._max_retry_delay = max_retry_delay
         self._socket_timeout = socket_timeout
         self.node_id = uuid.uuid4().hex.encode()
+        self.client_name = f"seminar-room-bus-{self.node_id[:12].decode()}"  # CLIENT LIST
         self._rooms: set[str] = set()  # joined (wanted), whatever the connection's state
         self._subscribed: set[str] = set()  # confirmed on the current connection
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
         self._unpublished: set[str] = set()  # rooms with a publish that failed
         self._pubsub: PubSub | None = None
-        self._publisher = self._client()
+        # One immediate retry: a pooled connection Redis closed (a restart, an idle timeout)
+        # is replaced at once; a Redis that is down fails fast.
+        self._publisher = self._client(retries=1)
         self._task: asyncio.Task[None] | None = None
         self._on_message: MessageHandler | None = None
         self._on_resync: ResyncHandler | None = None
 
-    def _client(self) -> Redis:
+    def _client(self, retries: int = 0) -> Redis:
         return Redis.from_url(
             self._url,
             socket_timeout=self._socket_timeout,
             socket_connect_timeout=self._socket_timeout,
-            retry=Retry(NoBackoff(), 0),
+            retry=Retry(NoBackoff(), retries),
             health_check_interval=10,
+            client_name=self.client_name,
         )
 
     def _channel(self, room: str) -> str:

@@ -169,12 +169,21 @@ class RoomManager(socketio.AsyncManager):  # type: ignore[misc]
         self._after_delivery(event, namespace, room)
 
     def _resync(self, keys: Collection[str]) -> None:
+        """Tell each local member of these rooms, once, to fetch what it may have missed."""
+        members: dict[str, dict[str, str]] = {}  # namespace -> sid -> eio sid
         for key in keys:
             namespace, _, room = key.partition("#")
+            members.setdefault(namespace, {}).update(self.rooms.get(namespace, {}).get(room, {}))
+        sockets = self.server.eio.sockets
+        for namespace, sids in members.items():
             encoded = self.server.packet_class(
                 sio_packet.EVENT, namespace=namespace, data=[RESYNC_EVENT, {"reason": "bus"}]
             ).encode()
-            self.deliver(namespace, room, encoded, ())
+            frame = eio_message_frame(encoded)
+            for eio_sid in sids.values():
+                sock = sockets.get(eio_sid)
+                if sock is not None:
+                    sock.send_broadcast(frame, encoded)
 
     # --- kicks ----------------------------------------------------------------------------
 

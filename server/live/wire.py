@@ -21,6 +21,7 @@ tests/server/live/test_wire.py fail if an upgrade moves them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import struct
 from typing import Any
@@ -198,25 +199,38 @@ class FramedSocket(AsyncSocket):  # type: ignore[misc]
         self._flush_queue(wire)
         self._wire = wire  # no await since the flush: nothing can slip in between
 
+        try:
+            await self._receive_until_closed(websocket_wait)
+        finally:
+            # Also when aiohttp cancels this handler (the transport was aborted, e.g. a dropped
+            # slow client): the disconnect handlers must still run, so they are shielded.
+            wire.dropped = True
+            await asyncio.shield(self._finish(ws))
+
+    async def _receive_until_closed(self, websocket_wait: Any) -> None:
+        server = self.server
         while True:
             try:
                 received = await asyncio.wait_for(
                     websocket_wait(), server.ping_interval + server.ping_timeout
                 )
             except Exception:  # noqa: BLE001 -- closed, timed out or too large: the end
-                break
+                return
             try:
                 await self.receive(eio_packet.Packet(encoded_packet=received))
             except engineio.exceptions.SocketIsClosedError:
-                break
+                return
             except engineio.exceptions.UnknownPacketError:
                 pass
             except Exception:
                 log.exception("live: receiving a packet failed")
 
-        wire.dropped = True
-        await ws.close()
-        await self.close(wait=False, abort=True, reason=server.reason.TRANSPORT_CLOSE)
+    async def _finish(self, ws: FramedWebSocket) -> None:
+        # The disconnect handlers first: closing a WebSocket whose transport was aborted can
+        # wait for a close frame that never comes.
+        await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+        with contextlib.suppress(Exception):
+            await ws.close()
 
     def _flush_queue(self, wire: Wire) -> None:
         while True:
@@ -229,7 +243,12 @@ class FramedSocket(AsyncSocket):  # type: ignore[misc]
                 wire.write(_frame_of(pkt))
 
     async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
+        was_open = not (self.closed or self.closing)
         await super().close(wait=wait, abort=abort, reason=reason)
+        if was_open and abort and not self.upgraded:
+            # A long-polling client said goodbye: answer its pending GET with CLOSE, as Node's
+            # engine.io does, instead of leaving it to the poll timeout (~45 s).
+            self.queue.put_nowait(eio_packet.Packet(eio_packet.CLOSE))
         wire = self._wire
         if wire is not None and not wire.dropped:
             # The CLOSE packet is written; stop writing and let the client hang up (the
