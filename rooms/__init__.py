@@ -1,1 +1,2 @@
-"""Live-room state and rules (presence, chat, hands, polls, whiteboard). Knows nothing of HTTP."""
+"""Live-room plumbing that knows no transport: the room bus that carries broadcasts between
+nodes (bus.py, redis_bus.py)."""
