@@ -87,8 +87,10 @@ async def test_no_chat_message_is_lost_when_redis_stops_for_3_s(
 
 async def run(c: Cluster, redis: RedisServer) -> None:
     one, two = await c.start(2)
-    owner = await c.person("owner", one, Role.INSTRUCTOR)
-    students = [await c.person(f"s{i}", (one, two)[i % 2]) for i in range(1, 4)]
+    owner, *students = await asyncio.gather(
+        c.person("owner", one, Role.INSTRUCTOR),
+        *(c.person(f"s{i}", (one, two)[i % 2]) for i in range(1, 4)),
+    )
     live_id = await c.live_session(owner, one, *students)
     clients = [
         await c.join(owner, one, live_id),

@@ -10,6 +10,7 @@ the processes both ways, and a late joiner gets the same room state whichever no
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +56,11 @@ async def test_live_room_across_two_serve_processes(
 
 async def run(c: Cluster) -> None:
     one, two = await c.start(2)
-    owner = await c.person("owner", one, Role.INSTRUCTOR)
-    ann = await c.person("ann", two)  # signs up on the second node: sessions are shared
-    bob = await c.person("bob", one)
+    owner, ann, bob = await asyncio.gather(
+        c.person("owner", one, Role.INSTRUCTOR),
+        c.person("ann", two),  # signs up on the second node: sessions are shared
+        c.person("bob", one),
+    )
     live_id = await c.live_session(owner, one, ann, bob)
 
     # --- presence: joined, both ways
