@@ -16,6 +16,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -28,6 +29,7 @@ from sqlalchemy.pool import NullPool
 
 from lms_core.accounts.models import Role, User
 from tests.e2e.conftest import _CSP_REPORTER, SCREENSHOTS, Accounts, LiveServer, PageProblems
+from tests.live_cluster import cluster, private_redis
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -661,3 +663,76 @@ async def test_pen_pressure_is_recorded_in_the_stroke(
     assert len(pressures) >= 5
     assert min(pressures) < 0.4 < 0.7 < max(pressures)
     assert browsers.errors() == []
+
+
+async def test_room_resync_after_a_redis_outage_brings_what_the_browser_missed(
+    browser: Browser, database_url: str, tmp_path: Path
+) -> None:
+    """Two ``seminar serve`` nodes sharing a private Redis: the student's browser on node 2,
+    the instructor (a Python client) on node 1. While Redis is down the instructor's chat
+    message and stroke are stored but their broadcasts cannot reach node 2, and nothing later
+    reveals the gap; once Redis is back, node 2 sends ``room:resync`` and the page fetches them
+    by seq, once each, without reconnecting."""
+    async with private_redis() as redis, cluster(database_url, redis.url, tmp_path) as c:
+        one, two = await c.start(2)
+        owner = await c.person("owner", one, Role.INSTRUCTOR)
+        student = await c.person("student", two)
+        live_id = await c.live_session(owner, one, student)
+        teacher = await c.join(owner, one, live_id)
+
+        context = await browser.new_context(base_url=two.url, locale="en-US")
+        context.set_default_timeout(15_000)
+        await context.add_init_script(_CSP_REPORTER)
+        problems = PageProblems()
+        page = await context.new_page()
+        try:
+            page.on("console", problems.on_console)
+            page.on("pageerror", problems.on_page_error)
+            await sign_in(page, student.email)
+            await page.goto(f"/live/{live_id}")
+            status = page.locator("#room-status")
+            await expect(status).to_have_attribute("data-state", "connected")
+            await teacher.send_chat("before the outage", "t-1")
+            await expect(chat_item(page, "before the outage")).to_have_count(1)
+            connects = await page.evaluate(
+                "() => performance.getEntriesByType('resource')"
+                ".filter((e) => e.name.includes('join-ticket'))"
+                ".length"
+            )
+
+            await redis.stop()
+            await teacher.send_chat("during the outage", "t-2")
+            await teacher.draw(
+                {
+                    "client_op_id": "t-op-1",
+                    "page": 0,
+                    "kind": "stroke",
+                    "data": {"points": [[100, 100, 0.5], [400, 300, 0.5]], "size": 12},
+                }
+            )
+            await redis.start()
+
+            await expect(chat_item(page, "during the outage")).to_have_count(1)
+            canvas = page.locator("#wb-canvas")
+            await expect(canvas).to_have_attribute("data-items", "1")
+            await expect(canvas).to_have_attribute("data-wb-seq", "1")
+            await teacher.send_chat("after the outage", "t-3")
+            await expect(chat_item(page, "after the outage")).to_have_count(1)
+            assert await chat_bodies(page) == [
+                "before the outage",
+                "during the outage",
+                "after the outage",
+            ]
+            # Healed by room:resync, not by a reconnect (no new join ticket was asked for).
+            await expect(status).to_have_attribute("data-state", "connected")
+            assert (
+                await page.evaluate(
+                    "() => performance.getEntriesByType('resource')"
+                    ".filter((e) => e.name.includes('join-ticket')).length"
+                )
+                == connects
+            )
+            assert problems.errors == []
+        finally:
+            await page.screenshot(path=SCREENSHOTS / "room-resync.png", full_page=True)
+            await context.close()
