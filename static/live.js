@@ -3,16 +3,16 @@
 // A plain ES module (CSP script-src 'self'); server text goes in with textContent only.
 
 import { ApiError, api } from "./api.js";
-import { button, el, link, say, sayProblem } from "./ui.js";
+import { button, el, fromLocalInput, link, say, sayProblem, toLocalInput } from "./ui.js";
 
 const messages = document.getElementById("messages");
 const WHEN = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 // Course roles that may start and end a course's sessions (a TA may not).
 const EDITORS = new Set(["owner", "co_instructor", "admin"]);
 
-/** The ids of the courses whose sessions the caller may start and end. */
+/** The courses whose sessions the caller may schedule, start and end: id -> title. */
 async function taughtCourses() {
-  const ids = new Set();
+  const ids = new Map();
   let cursor = null;
   try {
     do {
@@ -20,7 +20,7 @@ async function taughtCourses() {
       if (cursor) params.set("cursor", cursor);
       const page = await api("GET", `/courses?${params}`);
       for (const course of page.items) {
-        if (EDITORS.has(course.your_role)) ids.add(course.id);
+        if (EDITORS.has(course.your_role)) ids.set(course.id, course.title);
       }
       cursor = page.next_cursor;
     } while (cursor);
@@ -86,6 +86,55 @@ function sessionItem(session, teaches, onChange) {
   return li;
 }
 
+/** Instructors schedule a session of one of their courses here. */
+function scheduleForm(courses, onScheduled) {
+  const section = document.getElementById("schedule");
+  const form = document.getElementById("schedule-form");
+  const select = form.elements.namedItem("course");
+  for (const [id, title] of courses) {
+    const option = el("option", title);
+    option.value = id;
+    select.append(option);
+  }
+  const start = form.elements.namedItem("start");
+  const inAnHour = new Date(Date.now() + 60 * 60 * 1000);
+  inAnHour.setMinutes(0, 0, 0);
+  start.value = toLocalInput(inAnHour.toISOString());
+  section.hidden = false;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const title = form.elements.namedItem("title");
+    const missing = [title, start].filter((input) => !input.value.trim());
+    for (const input of [title, start]) {
+      if (missing.includes(input)) input.setAttribute("aria-invalid", "true");
+      else input.removeAttribute("aria-invalid");
+    }
+    if (missing.length) {
+      say(messages, "Give the session a title and a start time.", "error");
+      missing[0].focus();
+      return;
+    }
+    const submit = form.querySelector("button[type=submit]");
+    submit.disabled = true;
+    try {
+      const session = await api("POST", `/courses/${select.value}/live-sessions`, {
+        title: title.value.trim(),
+        description: form.elements.namedItem("description").value.trim(),
+        scheduled_start: fromLocalInput(start.value),
+        duration_minutes: Number(form.elements.namedItem("duration").value),
+      });
+      say(messages, `“${session.title}” is scheduled.`, "success");
+      title.value = "";
+      form.elements.namedItem("description").value = "";
+      await onScheduled();
+    } catch (error) {
+      sayProblem(messages, error, "The session could not be scheduled: ");
+    } finally {
+      submit.disabled = false;
+    }
+  });
+}
+
 function livePage() {
   const list = document.getElementById("live-sessions");
   const loading = document.getElementById("live-loading");
@@ -93,7 +142,7 @@ function livePage() {
   const more = document.getElementById("live-more");
   const refresh = document.getElementById("live-refresh");
   let cursor = null;
-  let teaching = new Set();
+  let teaching = new Map();
 
   async function load(reset) {
     if (reset) cursor = null;
@@ -124,6 +173,7 @@ function livePage() {
   taughtCourses().then((ids) => {
     teaching = ids;
     load(true);
+    if (ids.size) scheduleForm(ids, () => load(true));
   });
 }
 

@@ -472,7 +472,19 @@ async def test_my_live_sessions_start_join_and_end(world: LiveWorld, browsers: B
     await expect(item.get_by_role("link", name="Join Feathers and flight")).to_have_count(0)
     await expect(item.get_by_role("button")).to_have_count(0)  # students cannot start it
 
+    await expect(student.locator("#schedule")).to_be_hidden()  # students schedule nothing
+
     await teacher.goto("/live")
+    # The instructor schedules another session of the course from the page.
+    form = teacher.locator("#schedule-form")
+    await expect(form.get_by_label("Course")).to_have_value(world.course_id)
+    await form.get_by_label("Title").fill("Office hours")
+    await form.get_by_label("Duration in minutes").fill("30")
+    await form.get_by_role("button", name="Schedule").click()
+    office = teacher.locator("#live-sessions li").filter(has_text="Office hours")
+    await expect(office).to_have_attribute("data-status", "scheduled")
+    await expect(office.get_by_role("button", name="Start Office hours")).to_be_visible()
+
     await teacher.get_by_role("button", name="Start Feathers and flight").click()
     mine = teacher.locator(f'li[data-live-session-id="{world.live_id}"]')
     await expect(mine).to_have_attribute("data-status", "live")
