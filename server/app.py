@@ -42,6 +42,7 @@ from server.api.framework import Router
 from server.api.pages import add_page_routes
 from server.jobs import job_registry, job_runner
 from server.live.app import setup_live
+from server.live.presence import live_presence
 from server.mail_dispatch import mail_dispatcher
 from server.metrics import DbPoolCollector, HttpMetrics
 from server.ratelimit import RateLimiter
@@ -136,6 +137,7 @@ def create_app(
         router.mount(app)
     app[OPENAPI] = system.openapi_document(app, ROUTERS)
     setup_live(app)  # the /live Socket.IO namespace at /socket.io/
+    app.cleanup_ctx.append(live_presence())  # this node's heartbeat; sweeps dead nodes' presence
     app.router.add_get("/api/docs", system.api_docs)
     static = static_root()
     app.router.add_static("/static", static, append_version=False)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lms_core.errors import Conflict, NotAuthenticated, NotFound
+from lms_core.errors import Conflict, NotAuthenticated, NotFound, PermissionDenied, Unavailable
 
 __all__ = [
     "CalendarNotFound",
@@ -12,6 +12,8 @@ __all__ = [
     "LiveSessionNotLive",
     "LiveSessionNotScheduled",
     "LiveSessionStarted",
+    "NodeNotRegistered",
+    "RemovedFromSession",
     "TicketRejected",
 ]
 
@@ -57,3 +59,18 @@ class TicketRejected(NotAuthenticated):
 class CalendarNotFound(NotFound):
     default_code = "calendar_not_found"
     default_detail = "No such calendar."
+
+
+class RemovedFromSession(PermissionDenied):
+    """The host removed the user: no ticket, no connect until the host readmits them."""
+
+    default_code = "removed_from_session"
+    default_detail = "The host removed you from this live session."
+
+
+class NodeNotRegistered(Unavailable):
+    """This server's node row is missing (its heartbeat lapsed and it was swept); it registers
+    again within seconds."""
+
+    default_code = "live_node_unavailable"
+    default_detail = "This server is re-registering for live rooms; retry shortly."

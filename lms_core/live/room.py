@@ -7,10 +7,15 @@ an earlier message with the same ``client_id`` (a resend returns it), then takes
 ``last_seq + 1``. Sends to one room are serialised by that row lock, across processes, so the
 sequence has no gaps and no duplicates; a resend allocates nothing.
 
-Presence: ``connect`` / ``disconnect`` count a user's open connections on their one
-``live_participants`` row (an upsert, so two tabs or two nodes are one participant). The first
-connection opens an attendance interval, or reopens the last one if it closed less than
-``REJOIN_GRACE`` ago (a reconnect is not a new interval); the last disconnect closes it.
+Presence: a user has one ``live_participants`` row per room (an upsert, so two tabs or two
+nodes are one participant) and one ``live_connections`` row per open socket, naming the node
+that holds it. The first connection opens an attendance interval, or reopens the last one if it
+closed less than ``REJOIN_GRACE`` ago (a reconnect is not a new interval); the last disconnect
+closes it. The connections of a node that died are removed by another node's sweeper
+(lms_core/live/nodes.py), which closes the intervals they leave open.
+
+Removal: the host's ``remove`` sets ``removed_at``, a ban from the session (``connect`` and
+``tickets.authorize_join`` refuse with ``removed_from_session``) until ``readmit``.
 """
 
 from __future__ import annotations
@@ -18,8 +23,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,13 +39,15 @@ from lms_core.errors import (
     PermissionDenied,
     TooLarge,
 )
-from lms_core.live.errors import LiveSessionNotLive
+from lms_core.live.errors import LiveSessionNotLive, NodeNotRegistered, RemovedFromSession
 from lms_core.live.models import LiveRole, LiveSession, LiveSessionStatus
 from lms_core.live.room_models import (
     MAX_CHAT_CHARS,
     MAX_CLIENT_ID_CHARS,
     LiveAttendanceInterval,
     LiveChatMessage,
+    LiveConnection,
+    LiveNode,
     LiveParticipant,
     LiveRoom,
 )
@@ -85,10 +93,12 @@ class Participant:
 
 @dataclass(frozen=True, slots=True)
 class Presence:
-    """What a connect or disconnect changed: ``changed`` is False for a second tab."""
+    """What a connect or disconnect changed: ``changed`` is False for a second tab.
+    ``connection_id``: the connection row made or removed (None: there was none to remove)."""
 
     participant: Participant
     changed: bool
+    connection_id: uuid.UUID | None = None
 
 
 async def ensure_room(session: AsyncSession, live_session_id: uuid.UUID) -> None:
@@ -230,10 +240,27 @@ def _view(p: LiveParticipant, name: str) -> Participant:
 
 
 async def connect(
-    session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID, role: LiveRole
+    session: AsyncSession,
+    live_session_id: uuid.UUID,
+    user_id: uuid.UUID,
+    role: LiveRole,
+    *,
+    node_id: uuid.UUID | None = None,
 ) -> Presence:
-    """Count one more connection of the user; open (or reopen) an attendance interval on the
-    first. The role is set when the participant is first seen (the host may change it later)."""
+    """Record one more connection of the user (a ``live_connections`` row on ``node_id``);
+    open (or reopen) an attendance interval on the first. The role is set when the participant
+    is first seen (the host may change it later). A user the host removed is refused
+    (``RemovedFromSession``); so is a connection to a node whose row is gone.
+
+    Locks, in this order (as the sweeper, lms_core/live/nodes.py): the node's row (key share,
+    so a sweeper skips it), then the participant's row, under which its connections are
+    counted."""
+    if node_id is not None:
+        alive = await session.scalar(
+            select(LiveNode.id).where(LiveNode.id == node_id).with_for_update(key_share=True)
+        )
+        if alive is None:
+            raise NodeNotRegistered()
     await ensure_room(session, live_session_id)
     now = utcnow()
     stmt = (
@@ -243,19 +270,37 @@ async def connect(
             live_session_id=live_session_id,
             user_id=user_id,
             role=role,
-            connections=1,
             first_joined_at=now,
         )
         .on_conflict_do_update(
             index_elements=[LiveParticipant.live_session_id, LiveParticipant.user_id],
-            set_={"connections": LiveParticipant.connections + 1},
+            set_={"role": LiveParticipant.role},  # a no-op write: it takes the row lock
         )
-        .returning(LiveParticipant.id, LiveParticipant.connections)
+        .returning(LiveParticipant.id, LiveParticipant.removed_at)
     )
-    participant_id, connections = (await session.execute(stmt)).one()
-    if connections == 1:
+    participant_id, removed_at = (await session.execute(stmt)).one()
+    if removed_at is not None:
+        raise RemovedFromSession()
+    connection_id = uuid.uuid4()
+    await session.execute(
+        insert(LiveConnection).values(
+            id=connection_id, participant_id=participant_id, node_id=node_id, connected_at=now
+        )
+    )
+    first = await _connection_count(session, participant_id) == 1
+    if first:
         await _open_interval(session, participant_id, now)
-    return Presence(await _participant(session, live_session_id, user_id), connections == 1)
+    participant = await _participant(session, live_session_id, user_id)
+    return Presence(participant, first, connection_id)
+
+
+async def _connection_count(session: AsyncSession, participant_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(LiveConnection)
+        .where(LiveConnection.participant_id == participant_id)
+    )
+    return int(count or 0)
 
 
 async def _open_interval(session: AsyncSession, participant_id: uuid.UUID, now: datetime) -> None:
@@ -266,7 +311,7 @@ async def _open_interval(session: AsyncSession, participant_id: uuid.UUID, now: 
         .limit(1)
     )
     if latest is not None and latest.left_at is None:
-        return  # still open (e.g. a node died without closing it): keep it
+        return  # still open: keep it
     if latest is not None and latest.left_at is not None and now - latest.left_at <= REJOIN_GRACE:
         latest.left_at = None
     else:
@@ -274,41 +319,67 @@ async def _open_interval(session: AsyncSession, participant_id: uuid.UUID, now: 
     await session.flush()
 
 
+async def leave(session: AsyncSession, participant_id: uuid.UUID, at: datetime | Any) -> None:
+    """A participant with no connection left: close the open interval at ``at`` (a time or a
+    SQL expression; never before the interval's start) and lower the hand."""
+    await session.execute(
+        update(LiveAttendanceInterval)
+        .where(
+            LiveAttendanceInterval.participant_id == participant_id,
+            LiveAttendanceInterval.left_at.is_(None),
+        )
+        .values(left_at=func.greatest(at, LiveAttendanceInterval.joined_at))
+    )
+    await session.execute(
+        update(LiveParticipant)
+        .where(LiveParticipant.id == participant_id)
+        .values(hand_raised_at=None)
+    )
+
+
 async def disconnect(
-    session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID
+    session: AsyncSession,
+    live_session_id: uuid.UUID,
+    user_id: uuid.UUID,
+    connection_id: uuid.UUID | None = None,
 ) -> Presence | None:
-    """Count one connection less; on the last, close the open interval and lower the hand.
-    ``None`` if the user was never a participant."""
-    row = (
-        await session.execute(
-            update(LiveParticipant)
-            .where(
-                LiveParticipant.live_session_id == live_session_id,
-                LiveParticipant.user_id == user_id,
-            )
-            .values(connections=func.greatest(LiveParticipant.connections - 1, 0))
-            .returning(LiveParticipant.id, LiveParticipant.connections)
+    """Remove a connection (``connection_id``, else the user's oldest one); on the last, close
+    the open interval and lower the hand. ``None`` if the user was never a participant.
+    ``changed`` is False if the connection was already gone (a sweeper took it, and told the
+    room)."""
+    participant_id = await session.scalar(
+        select(LiveParticipant.id)
+        .where(
+            LiveParticipant.live_session_id == live_session_id,
+            LiveParticipant.user_id == user_id,
         )
-    ).one_or_none()
-    if row is None:
+        .with_for_update()
+    )
+    if participant_id is None:
         return None
-    participant_id, connections = row
-    if connections == 0:
-        now = utcnow()
-        await session.execute(
-            update(LiveAttendanceInterval)
-            .where(
-                LiveAttendanceInterval.participant_id == participant_id,
-                LiveAttendanceInterval.left_at.is_(None),
-            )
-            .values(left_at=func.greatest(now, LiveAttendanceInterval.joined_at))
+    if connection_id is None:
+        connection_id = await session.scalar(
+            select(LiveConnection.id)
+            .where(LiveConnection.participant_id == participant_id)
+            .order_by(LiveConnection.connected_at, LiveConnection.id)
+            .limit(1)
         )
-        await session.execute(
-            update(LiveParticipant)
-            .where(LiveParticipant.id == participant_id)
-            .values(hand_raised_at=None)
+    gone = await session.scalar(
+        delete(LiveConnection)
+        .where(
+            LiveConnection.id == connection_id,
+            LiveConnection.participant_id == participant_id,
         )
-    return Presence(await _participant(session, live_session_id, user_id), connections == 0)
+        .returning(LiveConnection.id)
+    )
+    last = gone is not None and await _connection_count(session, participant_id) == 0
+    if last:
+        await leave(session, participant_id, utcnow())
+    return Presence(await _participant(session, live_session_id, user_id), last, gone)
+
+
+def _present() -> Any:
+    return exists().where(LiveConnection.participant_id == LiveParticipant.id)
 
 
 async def participants(session: AsyncSession, live_session_id: uuid.UUID) -> list[Participant]:
@@ -316,7 +387,7 @@ async def participants(session: AsyncSession, live_session_id: uuid.UUID) -> lis
     rows = await session.execute(
         select(LiveParticipant, User.name)
         .join(User, User.id == LiveParticipant.user_id)
-        .where(LiveParticipant.live_session_id == live_session_id, LiveParticipant.connections > 0)
+        .where(LiveParticipant.live_session_id == live_session_id, _present())
         .order_by(LiveParticipant.first_joined_at, LiveParticipant.user_id)
         .execution_options(populate_existing=True)
     )
@@ -446,6 +517,78 @@ async def check_removable(
 ) -> None:
     """Raise unless ``user_id`` is a participant the host may remove (anyone but a host)."""
     await _target(session, live_session_id, user_id)
+
+
+class ParticipantNotRemoved(Conflict):
+    default_code = "participant_not_removed"
+    default_detail = "That participant was not removed from this session."
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedUser:
+    user_id: uuid.UUID
+    name: str
+    removed_at: datetime
+
+
+async def remove(session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Ban a participant (anyone but a host) from the session until ``readmit``: tickets and
+    connects are refused with ``removed_from_session``. A repeat keeps the first time. The
+    caller disconnects the user's sockets after the commit."""
+    row = await _target(session, live_session_id, user_id)
+    if row.removed_at is None:
+        row.removed_at = utcnow()
+        await session.flush()
+
+
+async def readmit(session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Lift a removal (``participant_not_removed`` if there is none)."""
+    row = await session.scalar(
+        select(LiveParticipant)
+        .where(
+            LiveParticipant.live_session_id == live_session_id,
+            LiveParticipant.user_id == user_id,
+        )
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if row is None:
+        raise ParticipantNotFound()
+    if row.removed_at is None:
+        raise ParticipantNotRemoved()
+    row.removed_at = None
+    await session.flush()
+
+
+async def removed(session: AsyncSession, live_session_id: uuid.UUID) -> list[RemovedUser]:
+    """The users removed from the session (and not readmitted), oldest removal first."""
+    rows = await session.execute(
+        select(LiveParticipant.user_id, User.name, LiveParticipant.removed_at)
+        .join(User, User.id == LiveParticipant.user_id)
+        .where(
+            LiveParticipant.live_session_id == live_session_id,
+            LiveParticipant.removed_at.is_not(None),
+        )
+        .order_by(LiveParticipant.removed_at, LiveParticipant.user_id)
+    )
+    return [RemovedUser(u, name, at) for u, name, at in rows if at is not None]
+
+
+async def is_removed(session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    found = await session.scalar(
+        select(LiveParticipant.removed_at).where(
+            LiveParticipant.live_session_id == live_session_id,
+            LiveParticipant.user_id == user_id,
+        )
+    )
+    return found is not None
+
+
+async def check_not_removed(
+    session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    if await is_removed(session, live_session_id, user_id):
+        raise RemovedFromSession()
 
 
 async def end_live(session: AsyncSession, live_session_id: uuid.UUID) -> bool:

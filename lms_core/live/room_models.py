@@ -78,7 +78,8 @@ class LiveChatMessage(IdMixin, Base):
 
 
 class LiveParticipant(IdMixin, Base):
-    """One row per user per room, however many connections (tabs, nodes) the user has."""
+    """One row per user per room, however many connections (tabs, nodes) the user has: they
+    are its ``live_connections`` rows; a participant with none is not present."""
 
     __tablename__ = "live_participants"
 
@@ -89,16 +90,40 @@ class LiveParticipant(IdMixin, Base):
         ForeignKey("users.id", ondelete="CASCADE"), index=True
     )
     role: Mapped[LiveRole] = mapped_column(text_enum(LiveRole, "live_role", length=16))
-    # Open Socket.IO connections across all nodes; > 0 means present.
-    connections: Mapped[int] = mapped_column(default=0, server_default="0")
     first_joined_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
     hand_raised_at: Mapped[datetime | None] = mapped_column(default=None)
     chat_muted: Mapped[bool] = mapped_column(default=False, server_default="false")
+    # Set when the host removes the user: a ban from this session until the host readmits.
+    removed_at: Mapped[datetime | None] = mapped_column(default=None)
 
-    __table_args__ = (
-        UniqueConstraint("live_session_id", "user_id"),
-        CheckConstraint("connections >= 0", name="connections_non_negative"),
+    __table_args__ = (UniqueConstraint("live_session_id", "user_id"),)
+
+
+class LiveNode(Base):
+    """A server process serving ``/live`` sockets; it beats (``last_seen_at``, the database's
+    clock) every few seconds. A node not seen for a while is dead: any node's sweeper removes
+    its connections (lms_core/live/nodes.py)."""
+
+    __tablename__ = "live_nodes"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    last_seen_at: Mapped[datetime] = mapped_column(server_default=func.now(), index=True)
+
+
+class LiveConnection(IdMixin, Base):
+    """One open Socket.IO connection of a participant, on the node that holds it (``node_id``
+    NULL: recorded by a caller that is no node, e.g. a script; never swept)."""
+
+    __tablename__ = "live_connections"
+
+    participant_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("live_participants.id", ondelete="CASCADE"), index=True
     )
+    node_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("live_nodes.id", ondelete="CASCADE"), index=True
+    )
+    connected_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=func.now())
 
 
 class LiveAttendanceInterval(IdMixin, Base):

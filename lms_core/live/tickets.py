@@ -30,7 +30,7 @@ from lms_core.accounts.tokens import hash_token, new_token
 from lms_core.clock import utcnow
 from lms_core.courses.access import CourseRole
 from lms_core.enrollment.errors import EnrollmentRequired
-from lms_core.live import errors, service
+from lms_core.live import errors, room, service
 from lms_core.live.models import LiveJoinTicket, LiveRole, LiveSession, LiveSessionStatus
 
 TICKET_TTL = timedelta(seconds=60)
@@ -45,12 +45,14 @@ def room_role(role: CourseRole) -> LiveRole:
 async def authorize_join(
     session: AsyncSession, actor: Actor, live_session_id: uuid.UUID
 ) -> tuple[LiveSession, LiveRole]:
-    """May the caller join now, and as what? (A cookie-authenticated connect asks this too.)"""
+    """May the caller join now, and as what? (A cookie-authenticated connect asks this too.)
+    A user the host removed from the session may not (``removed_from_session``)."""
     found = await service.load(session, actor, live_session_id)
     if found.role < CourseRole.STUDENT:
         raise EnrollmentRequired("Only the course's enrolled students and staff may join.")
     if found.live.status is not LiveSessionStatus.LIVE:
         raise errors.LiveSessionNotLive(extra={"status": found.live.status.value})
+    await room.check_not_removed(session, live_session_id, actor.id)
     return found.live, room_role(found.role)
 
 
@@ -97,6 +99,7 @@ async def redeem_ticket(session: AsyncSession, ticket: str) -> Redeemed:
 
     Refused (``TicketRejected``, one answer for every reason) when the ticket is unknown,
     used, expired, its user deactivated, or its session no longer live. The caller commits.
+    A valid ticket of a user the host has removed since is refused with ``removed_from_session``.
     """
     if not ticket.startswith(TICKET_PREFIX) or len(ticket) > 200:
         raise errors.TicketRejected()
@@ -119,4 +122,6 @@ async def redeem_ticket(session: AsyncSession, ticket: str) -> Redeemed:
     row = (await session.execute(stmt)).one_or_none()
     if row is None:
         raise errors.TicketRejected()
+    # A ticket issued before the host removed its user is refused too.
+    await room.check_not_removed(session, row.live_session_id, row.user_id)
     return Redeemed(row.user_id, row.live_session_id, LiveRole(row.role))

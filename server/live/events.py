@@ -47,6 +47,10 @@ class ParticipantRemove(Payload):
     user_id: uuid.UUID = Field(strict=False)
 
 
+class ParticipantReadmit(Payload):
+    user_id: uuid.UUID = Field(strict=False)
+
+
 class ParticipantRole(Payload):
     user_id: uuid.UUID = Field(strict=False)
     role: Literal["presenter", "attendee"]
@@ -123,6 +127,10 @@ def message_out(m: room.ChatMessage) -> dict[str, Any]:
         "client_id": m.client_id,
         "created_at": m.created_at.isoformat(),
     }
+
+
+def removed_out(r: room.RemovedUser) -> dict[str, Any]:
+    return {"user_id": str(r.user_id), "name": r.name, "removed_at": r.removed_at.isoformat()}
 
 
 def participant_out(p: room.Participant) -> dict[str, Any]:

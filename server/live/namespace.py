@@ -11,6 +11,8 @@ socket's rate-limit bucket.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -28,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms_core.db import unit_of_work
 from lms_core.errors import DomainError, FieldError, InvalidInput, PermissionDenied, RateLimited
-from lms_core.live import polls, room, whiteboard
+from lms_core.live import nodes, polls, room, whiteboard
 from lms_core.live.errors import LiveSessionNotLive
 from lms_core.live.models import LiveRole, LiveSession, LiveSessionStatus
 from lms_core.live.room_models import WhiteboardOpKind
@@ -40,6 +42,8 @@ from server.state import DATABASE, SETTINGS
 log = logging.getLogger("seminar.live")
 
 NAMESPACE = "/live"
+# This process's id among the nodes serving /live (its live_nodes row: server/live/presence.py).
+LIVE_NODE: web.AppKey[uuid.UUID] = web.AppKey("live_node", uuid.UUID)
 
 Handler = Callable[[str, Connection, Any], Awaitable[Any]]
 # A room emit of one of these is a notice followed by a disconnect of its recipients, on every
@@ -85,7 +89,14 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     def __init__(self, app: web.Application) -> None:
         super().__init__(NAMESPACE)
         self._app = app
+        self.node_id = uuid.uuid4()
+        app[LIVE_NODE] = self.node_id
+        # Set once this node has registered its live_nodes row, on its first connect: a node
+        # that never serves a socket (an HTTP-only test app) never touches live presence. Its
+        # heartbeat and sweeper (server/live/presence.py) start then.
+        self.active = asyncio.Event()
         self._connections: dict[str, Connection] = {}
+        self._connection_ids: dict[str, uuid.UUID] = {}  # sid -> its live_connections row
         self._buckets: dict[str, TokenBucket] = {}
         self._handlers: dict[str, tuple[type[BaseModel], Handler]] = {
             "join": (events.Empty, self._join),
@@ -97,6 +108,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "session:end": (events.Empty, self._session_end),
             "participant:mute": (events.ParticipantMute, self._participant_mute),
             "participant:remove": (events.ParticipantRemove, self._participant_remove),
+            "participant:readmit": (events.ParticipantReadmit, self._participant_readmit),
             "participant:role": (events.ParticipantRole, self._participant_role),
             "poll:open": (events.PollOpen, self._poll_open),
             "poll:vote": (events.PollVote, self._poll_vote),
@@ -122,9 +134,13 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         try:
             conn = await authenticate(self._app, environ, auth)
+            if not self.active.is_set():
+                async with self._transaction() as session:
+                    await nodes.beat(session, self.node_id)
+                self.active.set()
             async with self._transaction() as session:
                 presence = await room.connect(
-                    session, conn.live_session_id, conn.user_id, conn.role
+                    session, conn.live_session_id, conn.user_id, conn.role, node_id=self.node_id
                 )
         except DomainError as exc:
             # The client's connect_error gets {"message": detail, "data": problem}.
@@ -132,6 +148,8 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         except (OperationalError, PoolTimeout) as exc:
             raise _refused(_unavailable(exc)) from None
         self._connections[sid] = conn
+        assert presence.connection_id is not None
+        self._connection_ids[sid] = presence.connection_id
         settings = self._app[SETTINGS]
         self._buckets[sid] = TokenBucket(settings.live_event_rate, settings.live_event_burst)
         await self.enter_room(sid, room_name(conn.live_session_id))
@@ -144,14 +162,42 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
                 skip_sid=sid,
             )
 
+        # A removal committed while this connect was in flight was sent to the user's room
+        # before this socket entered it: look again now that it is in.
+        await self._kick_if_removed(sid, conn)
+
+    async def _kick_if_removed(self, sid: str, conn: Connection) -> None:
+        try:
+            async with self._transaction() as session:
+                banned = await room.is_removed(session, conn.live_session_id, conn.user_id)
+        except (OperationalError, PoolTimeout, DBAPIError):
+            return  # the common case is no removal; the next event's transaction will fail
+        if banned:  # the notice and, after delivery, the disconnect (server/live/app.py)
+            await self.emit(
+                "removed",
+                _removed_notice(conn.live_session_id),
+                room=user_room(conn.live_session_id, conn.user_id),
+            )
+
+    async def drop_all(self) -> None:
+        """Disconnect every socket of this node (its connection rows were swept: its clients
+        reconnect and are recorded again)."""
+        for sid in list(self._connections):
+            self._connection_ids.pop(sid, None)  # nothing left to delete
+            with contextlib.suppress(Exception):
+                await self.disconnect(sid)
+
     async def _disconnect(self, sid: str) -> None:
         self._buckets.pop(sid, None)
         conn = self._connections.pop(sid, None)
-        if conn is None:
+        connection_id = self._connection_ids.pop(sid, None)
+        if conn is None or connection_id is None:
             return
         try:
             async with self._transaction() as session:
-                presence = await room.disconnect(session, conn.live_session_id, conn.user_id)
+                presence = await room.disconnect(
+                    session, conn.live_session_id, conn.user_id, connection_id
+                )
         except Exception:
             log.exception("live: recording a disconnect failed")
             return
@@ -213,6 +259,11 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             last_seq = await room.last_seq(session, conn.live_session_id)
             poll = await polls.open_poll_of(session, conn.live_session_id, conn.user_id)
             board = await whiteboard.state(session, conn.live_session_id)
+            banned = (
+                await room.removed(session, conn.live_session_id)
+                if me.role is LiveRole.HOST
+                else []
+            )
         return {
             "live_session_id": str(conn.live_session_id),
             "you": events.participant_out(me),
@@ -221,6 +272,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "last_seq": last_seq,
             "poll": events.my_poll_out(poll) if poll else None,
             "whiteboard": events.board_out(board),
+            "removed": [events.removed_out(r) for r in banned],  # the host's only
         }
 
     async def _chat_send(self, sid: str, conn: Connection, p: events.ChatSend) -> dict[str, Any]:
@@ -315,16 +367,26 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         async with self._transaction() as session:
             await self._require_live(session, conn)
             await room.require_host(session, conn.live_session_id, conn.user_id, "remove people")
-            await room.check_removable(session, conn.live_session_id, p.user_id)
+            await room.remove(session, conn.live_session_id, p.user_id)
         out = {"user_id": str(p.user_id)}
         # Every socket of that user in this room, on every node: the notice, then a disconnect
-        # (whose handler records the leave and tells the room participant:left).
+        # (whose handler records the leave and tells the room participant:left). The ban is
+        # committed: the user's tickets and connects are refused until readmitted.
         await self.emit(
             "removed",
-            {"live_session_id": str(conn.live_session_id), "reason": "removed_by_host"},
+            _removed_notice(conn.live_session_id),
             room=user_room(conn.live_session_id, p.user_id),
         )
         return out
+
+    async def _participant_readmit(
+        self, sid: str, conn: Connection, p: events.ParticipantReadmit
+    ) -> dict[str, Any]:
+        async with self._transaction() as session:
+            await self._require_live(session, conn)
+            await room.require_host(session, conn.live_session_id, conn.user_id, "readmit people")
+            await room.readmit(session, conn.live_session_id, p.user_id)
+        return {"user_id": str(p.user_id)}
 
     # --- polls (the host opens and closes; anyone in the room votes) ------------------------
 
@@ -394,6 +456,10 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "more": len(found) > p.limit,
             "last_seq": last_seq,
         }
+
+
+def _removed_notice(live_session_id: uuid.UUID) -> dict[str, Any]:
+    return {"live_session_id": str(live_session_id), "reason": "removed_by_host"}
 
 
 def _refused(body: dict[str, Any]) -> Exception:

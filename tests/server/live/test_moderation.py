@@ -130,6 +130,10 @@ async def test_remove_disconnects_every_socket_of_that_user(world: World) -> Non
         await host.call("participant:remove", {"user_id": world.ids["owner"]}),
         "host_not_moderatable",
     )
-    # No ban: a new ticket lets the user back in (tickets are single-use anyway).
+    # A removal is a ban (tests/server/live/test_ban.py): no new ticket until readmitted.
+    resp = await student.post(f"/api/v1/live-sessions/{live_id}/join-ticket")
+    assert resp.status == 403
+    assert (await resp.json())["code"] == "removed_from_session"
+    assert data(await host.call("participant:readmit", {"user_id": sid})) == {"user_id": sid}
     back = await world.join(student, live_id)
     assert back.client.connected
