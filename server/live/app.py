@@ -18,6 +18,7 @@ from aiohttp import web
 from rooms.bus import LocalBus, RoomBus
 from rooms.redis_bus import RedisBus
 from server.live.manager import RoomManager
+from server.live.metrics import LiveCollector
 from server.live.namespace import (
     KICK_EVENTS,
     NAMESPACE,
@@ -26,7 +27,7 @@ from server.live.namespace import (
     room_name,
 )
 from server.live.wire import FramedEngineIO
-from server.state import SETTINGS
+from server.state import REGISTRY, SETTINGS
 
 LIVE_SERVER: web.AppKey[Any] = web.AppKey("live_server")
 MAX_PACKET_BYTES = 256 * 1024  # whiteboard ops may be up to 64 KB; chat 4 KB
@@ -53,6 +54,7 @@ def setup_live(app: web.Application) -> None:
     server.register_namespace(LiveNamespace(app))
     server.attach(app)
     app[LIVE_SERVER] = server
+    app[REGISTRY].register(LiveCollector(server))
     app.cleanup_ctx.append(_room_bus)
     app.on_shutdown.append(_shutdown)
 

@@ -24,6 +24,7 @@ import json
 import logging
 import time
 from collections.abc import Collection
+from dataclasses import dataclass
 from typing import Any
 
 import socketio  # type: ignore[import-untyped]
@@ -39,10 +40,22 @@ KICK_GRACE = 0.1  # seconds between a kick notice and the disconnect (a pending 
 _WARN_EVERY = 10.0  # seconds between "bus unavailable" warnings
 
 
+@dataclass
+class BroadcastStats:
+    """Counters read by /metrics (server/live/metrics.py) at scrape time: plain ints, so the
+    broadcast path pays nothing for them."""
+
+    broadcasts: int = 0  # room broadcasts written on this node (local and from the bus)
+    deliveries: int = 0  # connections written to
+    publish_failures: int = 0
+    resyncs: int = 0  # rooms told to resync
+
+
 class RoomManager(socketio.AsyncManager):  # type: ignore[misc]
     def __init__(self, bus: RoomBus, kick_events: Collection[str] = ()) -> None:
         super().__init__()
         self.bus = bus
+        self.stats = BroadcastStats()
         self._kick_events = frozenset(kick_events)
         self._tasks: set[asyncio.Task[None]] = set()
         self._warned_at = 0.0
@@ -136,6 +149,7 @@ class RoomManager(socketio.AsyncManager):  # type: ignore[misc]
         try:
             await self.bus.publish(key, envelope)
         except BusUnavailable as exc:
+            self.stats.publish_failures += 1
             now = time.monotonic()
             if now - self._warned_at > _WARN_EVERY:
                 self._warned_at = now
@@ -156,6 +170,8 @@ class RoomManager(socketio.AsyncManager):  # type: ignore[misc]
             if sock is not None:
                 sock.send_broadcast(frame, encoded)
                 written += 1
+        self.stats.broadcasts += 1
+        self.stats.deliveries += written
         return written
 
     def _from_bus(self, key: str, envelope: bytes) -> None:
@@ -171,6 +187,7 @@ class RoomManager(socketio.AsyncManager):  # type: ignore[misc]
     def _resync(self, keys: Collection[str]) -> None:
         """Tell each local member of these rooms, once, to fetch what it may have missed."""
         members: dict[str, dict[str, str]] = {}  # namespace -> sid -> eio sid
+        self.stats.resyncs += len(keys)
         for key in keys:
             namespace, _, room = key.partition("#")
             members.setdefault(namespace, {}).update(self.rooms.get(namespace, {}).get(room, {}))

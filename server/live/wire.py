@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import logging
 import struct
+from dataclasses import dataclass
 from typing import Any
 
 import engineio  # type: ignore[import-untyped]
@@ -59,14 +60,24 @@ def _frame_of(pkt: Any) -> bytes:
     return ws_frame(encoded, _BINARY)
 
 
+@dataclass
+class WireStats:
+    """Counters read by /metrics (server/live/metrics.py) at scrape time."""
+
+    slow_clients_dropped: int = 0
+
+
 class Wire:
     """One client's WebSocket transport, written to directly, with a bound on unsent bytes."""
 
-    __slots__ = ("_limit", "_transport", "dropped", "sid")
+    __slots__ = ("_limit", "_stats", "_transport", "dropped", "sid")
 
-    def __init__(self, transport: asyncio.Transport, limit: int, sid: str) -> None:
+    def __init__(
+        self, transport: asyncio.Transport, limit: int, sid: str, stats: WireStats
+    ) -> None:
         self._transport = transport
         self._limit = limit
+        self._stats = stats
         self.sid = sid
         self.dropped = False
 
@@ -80,6 +91,7 @@ class Wire:
         if transport.get_write_buffer_size() > self._limit:
             # A client this far behind would make the server hold every broadcast for it.
             self.dropped = True
+            self._stats.slow_clients_dropped += 1
             log.warning("live: dropping a client too slow to keep up (eio sid %s)", self.sid)
             transport.abort()
             return
@@ -195,7 +207,7 @@ class FramedSocket(AsyncSocket):  # type: ignore[misc]
             self.upgraded = True
 
         assert ws.transport is not None
-        wire = Wire(ws.transport, server.send_buffer_bytes, self.sid)
+        wire = Wire(ws.transport, server.send_buffer_bytes, self.sid, server.wire_stats)
         self._flush_queue(wire)
         self._wire = wire  # no await since the flush: nothing can slip in between
 
@@ -277,6 +289,7 @@ class FramedEngineIO(engineio.AsyncServer):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.wire_stats = WireStats()
         self._async = {**self._async, "websocket": FramedWebSocket}
 
     @property

@@ -74,6 +74,12 @@ async def test_websocket_sockets_write_directly(world: World) -> None:
     ack = await host.call("chat:send", {"body": "hello", "client_id": "c1"})
     assert ack["ok"], ack
     assert await pupil.wait("chat:message") == [ack["data"]]
+    metrics = await (await owner.get("/metrics")).text()
+    assert "seminar_live_connections 2.0" in metrics
+    assert "seminar_live_deliveries_total" in metrics
+    stats = live_server(world).manager.stats
+    assert stats.broadcasts >= 2  # participant:joined, chat:message
+    assert stats.deliveries >= 2
 
 
 async def test_no_per_connection_compression(world: World) -> None:
@@ -157,6 +163,8 @@ async def test_a_client_too_slow_to_read_is_dropped(world: World) -> None:
         assert left == [{"user_id": world.ids["student"]}]
         assert host.client.connected  # the host, who reads, is still served
         await ws.close()
+    metrics = await (await owner.get("/metrics")).text()
+    assert "seminar_live_slow_clients_dropped_total 1.0" in metrics
 
 
 async def test_rooms_use_one_redis_channel_each(world: World, redis_url: str) -> None:
