@@ -359,9 +359,8 @@ class Seeder:
             )
         return live_id
 
-    async def tickets(self, base: str, live_id: uuid.UUID, receivers: int) -> list[str]:
-        """The host's ticket first (the sender), then one per receiver, from the API."""
-        people = self.people[: receivers + 1]
+    async def tickets(self, base: str, live_id: uuid.UUID, people: list[Person]) -> list[str]:
+        """Join tickets for these people, in order, from the API."""
         out: list[str] = [""] * len(people)
         limit = asyncio.Semaphore(16)
         async with aiohttp.ClientSession() as http:
@@ -408,6 +407,10 @@ def wait_quiet(max_wait: float, threshold: float = 0.4) -> float:
             return level
 
 
+TICKETS_AHEAD = 150  # tickets issued ahead of the driver's connects (they are valid 60 s)
+TICKET_BATCH = 50
+
+
 async def run_case(
     cfg: Config,
     clients: int,
@@ -419,17 +422,12 @@ async def run_case(
 ) -> list[dict[str, Any]]:
     servers = await start_servers(cfg, args, work, tree)
     try:
-        tickets_file = work / f"tickets-{cfg.kind}-{cfg.tree}-{clients}.txt"
+        base = f"http://127.0.0.1:{servers.ports[0]}"
+        live_id = None
         if cfg.kind == "seminar":
             assert tree is not None
             assert tree.seeder is not None
-            seeder = tree.seeder
-            live_id = await seeder.room(clients)
-            base = f"http://127.0.0.1:{servers.ports[0]}"
-            tickets = await seeder.tickets(base, live_id, clients)
-        else:
-            tickets = ["-"] * (clients + 1)  # the Node server takes any auth payload
-        tickets_file.write_text("\n".join(tickets) + "\n")
+            live_id = await tree.seeder.room(clients)
         quiet = await asyncio.to_thread(wait_quiet, args.quiet_wait)
         cmd = [
             str(driver),
@@ -446,24 +444,70 @@ async def run_case(
             "--drain",
             "10",
             "--tickets",
-            str(tickets_file),
+            "-",
             "--label",
             cfg.name,
         ]
         proc = await asyncio.create_subprocess_exec(
             *pinned(DRIVER_CPU, cmd, args.pin),
+            stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=900)
+        assert proc.stdin is not None
+        assert proc.stdout is not None
+        assert proc.stderr is not None
+        started = 0
+        progressed = asyncio.Event()  # set on each progress line and at the driver's end
+        messages: list[str] = []
+
+        async def read_stderr(stream: asyncio.StreamReader) -> None:
+            nonlocal started
+            async for raw in stream:
+                line = raw.decode()
+                if line.startswith("progress "):
+                    fields = dict(kv.split("=", 1) for kv in line.split()[1:])
+                    started = int(fields["started"])
+                    progressed.set()
+                else:
+                    messages.append(line)
+            progressed.set()
+
+        async def feed(stdin: asyncio.StreamWriter) -> None:
+            """Tickets just ahead of the connects: the host's (the sender) first."""
+            if cfg.kind != "seminar":
+                stdin.write(b"-\n" * (clients + 1))  # Node takes any auth payload
+            else:
+                assert tree is not None
+                assert tree.seeder is not None
+                assert live_id is not None
+                people = tree.seeder.people[: clients + 1]
+                for i in range(0, len(people), TICKET_BATCH):
+                    while i - started >= TICKETS_AHEAD and not err_task.done():
+                        progressed.clear()
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(progressed.wait(), 1.0)
+                    batch = people[i : i + TICKET_BATCH]
+                    got = await tree.seeder.tickets(base, live_id, batch)
+                    stdin.write(("\n".join(got) + "\n").encode())
+                    await stdin.drain()
+            stdin.close()
+
+        err_task = asyncio.create_task(read_stderr(proc.stderr))
+        out_task = asyncio.create_task(proc.stdout.read())
+        await feed(proc.stdin)
+        out = await asyncio.wait_for(out_task, timeout=900)
+        await err_task
+        await proc.wait()
         rows: list[dict[str, Any]] = []
         for line in out.decode().splitlines():
             with contextlib.suppress(ValueError):
                 row = json.loads(line)
                 row.update(config=cfg.name, kind=cfg.kind, nodes=cfg.nodes, pre_busy=quiet)
                 rows.append(row)
-        if err.strip():
-            print(f"  [{cfg.name} C={clients}] driver: {err.decode().strip()[-600:]}", flush=True)
+        if messages:
+            tail = "".join(messages).strip()[-600:]
+            print(f"  [{cfg.name} C={clients}] driver: {tail}", flush=True)
         if proc.returncode != 0 or not any(r["phase"] == "load" for r in rows):
             raise RuntimeError(f"{cfg.name} C={clients}: the driver failed ({proc.returncode})")
         return rows
@@ -531,7 +575,9 @@ class Summary:
 
 def summarize(cfg: Config, clients: int, rows: list[dict[str, Any]]) -> Summary:
     loads = [r for r in rows if r["phase"] == "load"]
-    target = next((r for r in loads if abs(r["rate_msgs"] - TARGET_RATE) < 1e-6), None)
+    at_target = [r for r in loads if abs(r["rate_msgs"] - TARGET_RATE) < 1e-6]
+    # a failed phase is retried once: report the better repetition (as the research did)
+    target = min(at_target, key=lambda r: (not sustained(r), r["p99_ms"])) if at_target else None
     ok = [r for r in loads if sustained(r)]
     best = max(ok, key=lambda r: r["delivered_per_s"]) if ok else None
     busy = [cpu_us(r) for r in loads if r["drained"] and r["offered_deliv_s"] >= 5000]

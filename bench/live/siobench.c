@@ -6,8 +6,11 @@
  * sampling and output), for Seminar's `/live` namespace:
  *
  *   - every connection connects to a namespace (`--nsp /live`) with an auth payload
- *     `40/live,{"ticket":"..."}`; the tickets come from a file (`--tickets FILE`, one per
- *     line: the sender's first, then one per receiver; join tickets are single-use);
+ *     `40/live,{"ticket":"..."}`; the tickets come one per line (the sender's first, then one
+ *     per receiver; join tickets are single-use) from a file (`--tickets FILE`) or, with
+ *     `--tickets -`, from stdin while connecting: the orchestrator issues them just ahead of
+ *     use (they are valid 60 s, and a join storm can take longer than that), reading the
+ *     `progress` lines this driver writes to stderr while it connects;
  *   - the sender emits `42/live,<ack id>["chat:send",{"body":"T<µs> P<phase> S<n> ...",
  *     "client_id":"..."}]` at a paced, open-loop rate and counts the acks (`43/live,<id>[...]`,
  *     `"ok":true` or not) and their latency;
@@ -83,6 +86,41 @@ static size_t nack_lat;
 static uint64_t acks_ok, acks_failed;
 static uint64_t next_ack_id = 1;
 static int refusals_printed = 0;
+/* tickets: from a file, or from stdin as they arrive */
+static char **tix;
+static int ntix, captix;
+static conn_t stdin_conn; /* epoll marker for fd 0 */
+static char stdin_buf[65536];
+static size_t stdin_len;
+static int stdin_open = 0;
+
+static void add_ticket(const char *t) {
+    if (ntix == captix) {
+        captix = captix ? captix * 2 : 1024;
+        tix = realloc(tix, captix * sizeof(char *));
+    }
+    tix[ntix++] = strdup(t);
+}
+
+static void read_stdin(void) {
+    for (;;) {
+        ssize_t r = read(0, stdin_buf + stdin_len, sizeof stdin_buf - 1 - stdin_len);
+        if (r < 0) return; /* EAGAIN */
+        if (r == 0) { stdin_open = 0; epoll_ctl(epfd, EPOLL_CTL_DEL, 0, NULL); return; }
+        stdin_len += r;
+        size_t off = 0;
+        for (;;) {
+            char *nl = memchr(stdin_buf + off, '\n', stdin_len - off);
+            if (!nl) break;
+            *nl = 0;
+            if (nl > stdin_buf + off && nl[-1] == '\r') nl[-1] = 0;
+            add_ticket(stdin_buf + off);
+            off = nl + 1 - stdin_buf;
+        }
+        memmove(stdin_buf, stdin_buf + off, stdin_len - off);
+        stdin_len -= off;
+    }
+}
 
 static uint64_t now_us(void) {
     struct timespec ts;
@@ -358,6 +396,7 @@ static void pump(int timeout_ms) {
     int n = epoll_wait(epfd, evs, 1024, timeout_ms);
     for (int i = 0; i < n; i++) {
         conn_t *c = evs[i].data.ptr;
+        if (c == &stdin_conn) { read_stdin(); continue; }
         if (c->state == ST_DEAD) continue;
         if (c->state == ST_CONNECTING && (evs[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) {
             int err = 0;
@@ -451,20 +490,15 @@ static void parse_int_list(const char *s, int *out, int *n, int max) {
     free(d);
 }
 
-static char **read_lines(const char *fname, int *n) {
+static void read_ticket_file(const char *fname) {
     FILE *f = fopen(fname, "r");
     if (!f) die("tickets");
-    int cap = 1024;
-    char **v = malloc(cap * sizeof(char *));
     char line[1024];
-    *n = 0;
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\r\n")] = 0;
-        if (*n == cap) { cap *= 2; v = realloc(v, cap * sizeof(char *)); }
-        v[(*n)++] = strdup(line);
+        add_ticket(line);
     }
     fclose(f);
-    return v;
 }
 
 static void sample_rss(long *rss_max) {
@@ -508,18 +542,26 @@ int main(int argc, char **argv) {
         else { fprintf(stderr, "unknown arg %s\n", argv[i]); return 2; }
     }
     if (!nports) { ports[0] = 8000; nports = 1; }
-    int nt = 0;
-    char **tickets = tickets_file ? read_lines(tickets_file, &nt) : NULL;
-    if (tickets && nt < C + 1) { fprintf(stderr, "need %d tickets, got %d\n", C + 1, nt); return 2; }
     epfd = epoll_create1(0);
+    if (tickets_file && !strcmp(tickets_file, "-")) {
+        stdin_open = 1;
+        fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK);
+        struct epoll_event e = {.events = EPOLLIN, .data.ptr = &stdin_conn};
+        epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &e);
+    } else if (tickets_file) {
+        read_ticket_file(tickets_file);
+        if (ntix < C + 1) { fprintf(stderr, "need %d tickets, got %d\n", C + 1, ntix); return 2; }
+    } else {
+        for (int i = 0; i < C + 1; i++) add_ticket("");
+    }
+    if (C < 1) { fprintf(stderr, "-c must be at least 1\n"); return 2; }
     nconns = C + 1;
-    conns = calloc(nconns, sizeof(conn_t));
+    conns = calloc((size_t)nconns, sizeof(conn_t));
     /* the sender connects first (tickets[0]), so that it is in the room before the receivers */
     for (int i = 0; i < nconns; i++) {
         conns[i].buf = malloc(RBUF);
         conns[i].is_sender = i == 0;
         conns[i].port_idx = i == 0 ? sender_port_idx : (i - 1) % nports;
-        conns[i].ticket = tickets ? tickets[i] : "";
         conns[i].fd = -1;
     }
     caplat = 16000000;
@@ -531,17 +573,24 @@ int main(int argc, char **argv) {
 
     /* ---- connect phase ---- */
     uint64_t t0 = now_us();
+    uint64_t last_progress_us = 0;
     int started = 0;
     double srv_cpu0[MAXPIDS];
     for (int k = 0; k < npids; k++) srv_cpu0[k] = proc_cpu_s(pids[k]);
     while (ready_count + dead_count < (uint64_t)nconns) {
-        while (started < nconns && (started - (int)ready_count - (int)dead_count) < connect_conc) {
+        while (started < nconns && started < ntix && (started - (int)ready_count - (int)dead_count) < connect_conc) {
+            conns[started].ticket = tix[started];
             start_connect(&conns[started++]);
             if (started == 1) { /* the sender alone first */
                 while (ready_count + dead_count < 1 && now_us() - t0 < 30000000ULL) pump(20);
             }
         }
         pump(50);
+        if (now_us() - last_progress_us > 250000) {
+            last_progress_us = now_us();
+            fprintf(stderr, "progress started=%d ready=%lu dead=%lu tickets=%d\n", started,
+                    (unsigned long)ready_count, (unsigned long)dead_count, ntix);
+        }
         if (now_us() - t0 > 180000000ULL) { fprintf(stderr, "connect timeout\n"); break; }
     }
     uint64_t t1 = now_us();
