@@ -232,6 +232,8 @@ class LiveRoom {
       const wb = state.whiteboard;
       this.board.load(wb.snapshot.pages);
       this.wbSeq = wb.snapshot.seq;
+      // Broadcasts that came before this state and are in the snapshot already.
+      for (const seq of [...this.wbWaiting.keys()]) if (seq <= this.wbSeq) this.wbWaiting.delete(seq);
       for (const op of wb.ops) this.acceptOp(op, false);
       this.synced = true;
       // Announce new messages only from now on, not the whole tail.
@@ -324,10 +326,14 @@ class LiveRoom {
 
   /** Everything after the highest contiguous seq, page by page (the replay rule). */
   fetchChat() {
-    if (this.chatFetch) return this.chatFetch;
+    if (this.chatFetch) {
+      this.chatAgain = true; // asked for during a fetch: ask once more after it
+      return this.chatFetch;
+    }
     this.chatFetch = (async () => {
       try {
         for (;;) {
+          this.chatAgain = false;
           const ack = await this.call("chat:history", { after_seq: this.chatSeq, limit: 200 });
           if (!ack.ok) return;
           const before = this.chatSeq;
@@ -335,7 +341,8 @@ class LiveRoom {
           if (ack.data.messages.length) {
             this.chatSeq = Math.max(this.chatSeq, ack.data.messages.at(-1).seq);
           }
-          if (!ack.data.more || this.chatSeq === before) return;
+          const progress = this.chatSeq !== before;
+          if (!(ack.data.more && progress) && !this.chatAgain) return;
         }
       } finally {
         this.chatFetch = null;
@@ -582,15 +589,20 @@ class LiveRoom {
   }
 
   fetchOps() {
-    if (this.wbFetch) return this.wbFetch;
+    if (this.wbFetch) {
+      this.wbAgain = true;
+      return this.wbFetch;
+    }
     this.wbFetch = (async () => {
       try {
         for (;;) {
+          this.wbAgain = false;
           const ack = await this.call("wb:history", { after_seq: this.wbSeq, limit: 500 });
           if (!ack.ok) return;
           const before = this.wbSeq;
           for (const op of ack.data.ops) this.acceptOp(op, false);
-          if (!ack.data.more || this.wbSeq === before) return;
+          const progress = this.wbSeq !== before;
+          if (!(ack.data.more && progress) && !this.wbAgain) return;
         }
       } finally {
         this.wbFetch = null;
