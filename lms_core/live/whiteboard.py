@@ -17,7 +17,15 @@ Kinds and their ``data``:
 - ``shape`` and ``text``: any JSON object, kept as given;
 - ``erase``: ``{"target": seq}``: removes that drawn op (stroke, shape or text) from the board;
 - ``clear``: ``{}`` (or ``{"page": p}`` equal to the op's page): empties the op's page;
-- ``undo``: ``{"target": seq}``: removes one's own drawn op; another's is ``forbidden``.
+- ``undo``: ``{"target": seq}``: undoes one's own op (another's is ``forbidden``): a drawn op
+  is removed for good; an erase or a clear has what it removed put back. An undo cannot be
+  undone (``op_not_undoable``), nor anything twice (``op_already_undone``): no redo.
+
+The server records what an op did, so that any client (a late joiner too, from a snapshot plus
+the ops after it) applies it alone: a stored ``erase``, ``clear`` or ``undo`` carries
+``"removed": [seq, ...]`` (the drawn ops it took off the board, possibly none), and an undo of
+an erase or clear carries ``"restore": [op, ...]``, the full ops it puts back: those its target
+removed that are not on the board now and were not undone themselves.
 
 An op (``client_op_id``, ``page``, ``kind``, ``data`` serialised as JSON) is at most 64 KB, else
 ``payload_too_large``. Every ``SNAPSHOT_EVERY`` ops the materialised board (the live drawn ops
@@ -36,7 +44,14 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms_core.clock import utcnow
-from lms_core.errors import FieldError, InvalidInput, NotFound, PermissionDenied, TooLarge
+from lms_core.errors import (
+    Conflict,
+    FieldError,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    TooLarge,
+)
 from lms_core.live.models import LiveRole
 from lms_core.live.room import lock_room
 from lms_core.live.room_models import (
@@ -63,6 +78,16 @@ class WhiteboardOpTooLarge(TooLarge):
 class OpNotFound(NotFound):
     default_code = "op_not_found"
     default_detail = "There is no such whiteboard op in this room."
+
+
+class OpNotUndoable(Conflict):
+    default_code = "op_not_undoable"
+    default_detail = "An undo cannot be undone."
+
+
+class OpAlreadyUndone(Conflict):
+    default_code = "op_already_undone"
+    default_detail = "That op has already been undone."
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,11 +205,15 @@ async def add_op(
     page: int,
     kind: WhiteboardOpKind,
     data: dict[str, Any],
+    *,
+    snapshot_every: int | None = None,
 ) -> tuple[WhiteboardOp, bool]:
     """Store an op with the room's next whiteboard seq; ``(op, created)``.
 
     A resend (same user, same ``client_op_id``) returns the stored op and ``False``. The caller
-    commits, then broadcasts only what was created."""
+    commits, then broadcasts only what was created. An erase, clear or undo is stored with what
+    it did (``removed``, ``restore``: see the module's doc). A snapshot is stored every
+    ``snapshot_every`` ops (``SNAPSHOT_EVERY``)."""
     _check(client_op_id, page, kind, data)
     await lock_room(session, live_session_id)
     await _may_draw(session, live_session_id, user_id)
@@ -197,17 +226,8 @@ async def add_op(
     )
     if earlier is not None:
         return WhiteboardOp.of(earlier), False
-    if kind in (WhiteboardOpKind.ERASE, WhiteboardOpKind.UNDO):
-        target = await session.scalar(
-            select(LiveWhiteboardOp).where(
-                LiveWhiteboardOp.live_session_id == live_session_id,
-                LiveWhiteboardOp.seq == _target(data),
-            )
-        )
-        if target is None or target.kind not in DRAWN:
-            raise OpNotFound()
-        if kind is WhiteboardOpKind.UNDO and target.user_id != user_id:
-            raise PermissionDenied("Only one's own op can be undone.", code="forbidden")
+    if kind not in DRAWN:
+        data = await _effect(session, live_session_id, user_id, page, kind, data)
     seq = await session.scalar(
         update(LiveRoom)
         .where(LiveRoom.live_session_id == live_session_id)
@@ -227,7 +247,7 @@ async def add_op(
     )
     session.add(row)
     await session.flush()
-    if seq % SNAPSHOT_EVERY == 0:
+    if seq % (snapshot_every or SNAPSHOT_EVERY) == 0:
         board = await state(session, live_session_id)
         pages = apply(board.pages, board.ops)
         session.add(LiveWhiteboardSnapshot(live_session_id=live_session_id, seq=seq, pages=pages))
@@ -235,9 +255,82 @@ async def add_op(
     return WhiteboardOp.of(row), True
 
 
+async def _effect(
+    session: AsyncSession,
+    live_session_id: uuid.UUID,
+    user_id: uuid.UUID,
+    page: int,
+    kind: WhiteboardOpKind,
+    data: dict[str, Any],
+) -> dict[str, Any]:
+    """Check an erase, clear or undo against the board now (the room is locked) and return its
+    data with what it does: ``removed`` and, for an undo of an erase or clear, ``restore``."""
+    board = await state(session, live_session_id)
+    now = apply(board.pages, board.ops)
+    if kind is WhiteboardOpKind.CLEAR:
+        return {**data, "removed": [d["seq"] for d in now.get(str(page), [])]}
+    live = {d["seq"] for drawn in now.values() for d in drawn}
+    target = await _op(session, live_session_id, _target(data))
+    if target is None:
+        raise OpNotFound()
+    if kind is WhiteboardOpKind.ERASE:
+        if target.kind not in DRAWN:
+            raise OpNotFound()
+        return {**data, "removed": [target.seq] if target.seq in live else []}
+    # An undo.
+    if target.kind is WhiteboardOpKind.UNDO:
+        raise OpNotUndoable()
+    if target.user_id != user_id:
+        raise PermissionDenied("Only one's own op can be undone.", code="forbidden")
+    if await _undone(session, live_session_id, [target.seq]):
+        raise OpAlreadyUndone()
+    if target.kind in DRAWN:
+        return {**data, "removed": [target.seq] if target.seq in live else []}
+    # An erase or a clear: put back what it removed, unless it is back already or was undone.
+    removed = [int(s) for s in target.data.get("removed", [])]
+    gone = [s for s in removed if s not in live]
+    deleted = await _undone(session, live_session_id, gone)
+    rows = await session.scalars(
+        select(LiveWhiteboardOp)
+        .where(
+            LiveWhiteboardOp.live_session_id == live_session_id,
+            LiveWhiteboardOp.seq.in_([s for s in gone if s not in deleted]),
+        )
+        .order_by(LiveWhiteboardOp.seq)
+    )
+    return {**data, "removed": [], "restore": [WhiteboardOp.of(r).out() for r in rows]}
+
+
+async def _op(
+    session: AsyncSession, live_session_id: uuid.UUID, seq: int
+) -> LiveWhiteboardOp | None:
+    found: LiveWhiteboardOp | None = await session.scalar(
+        select(LiveWhiteboardOp).where(
+            LiveWhiteboardOp.live_session_id == live_session_id, LiveWhiteboardOp.seq == seq
+        )
+    )
+    return found
+
+
+async def _undone(session: AsyncSession, live_session_id: uuid.UUID, seqs: list[int]) -> set[int]:
+    """Which of ``seqs`` an undo targets."""
+    if not seqs:
+        return set()
+    target = LiveWhiteboardOp.data["target"].as_integer()
+    rows = await session.scalars(
+        select(target).where(
+            LiveWhiteboardOp.live_session_id == live_session_id,
+            LiveWhiteboardOp.kind == WhiteboardOpKind.UNDO,
+            target.in_(seqs),
+        )
+    )
+    return {int(s) for s in rows}
+
+
 def apply(pages: Pages, ops: list[WhiteboardOp]) -> Pages:
     """The board after ``ops`` (in seq order) on ``pages``: drawn ops are appended to their
-    page; erase and undo remove their target; clear empties its page. A new dict."""
+    page; erase and undo remove their target; clear empties its page; an undo's ``restore``
+    ops go back to their pages (in seq order). A new dict."""
     board = {page: list(drawn) for page, drawn in pages.items()}
     for op in ops:
         key = str(op.page)
@@ -249,6 +342,11 @@ def apply(pages: Pages, ops: list[WhiteboardOp]) -> Pages:
             target = op.data["target"]
             for page, drawn in board.items():
                 board[page] = [d for d in drawn if d["seq"] != target]
+            for back in op.data.get("restore", []):
+                drawn = board.setdefault(str(back["page"]), [])
+                if all(d["seq"] != back["seq"] for d in drawn):
+                    drawn.append(back)
+                    drawn.sort(key=lambda d: int(d["seq"]))
     return {page: drawn for page, drawn in board.items() if drawn}
 
 
