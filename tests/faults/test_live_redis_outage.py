@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +54,7 @@ class Chat:
     sent_in: dict[int, str] = field(default_factory=dict)  # seq -> before / during / after
     sent_by: dict[int, LiveClient] = field(default_factory=dict)
     stop: asyncio.Event = field(default_factory=asyncio.Event)
+    after_at = ""  # wall clock, to compare with the nodes' logs
 
     async def chatter(self, client: LiveClient) -> None:
         i = 0
@@ -132,6 +134,7 @@ async def run(c: Cluster, redis: RedisServer) -> None:
 
     # Afterwards the room's broadcasts cross the nodes again: one more message from each
     # client reaches every other client as a chat:message.
+    chat.after_at = datetime.now(UTC).isoformat()
     for client in clients:
         message = await client.send_chat(f"{client.name} is back", f"{client.name}-back")
         chat.record(client, message, "after")
@@ -185,7 +188,7 @@ def summary(reasons: list[str]) -> str:
 def report(c: Cluster, chat: Chat, clients: list[LiveClient], last: int) -> str:
     """Which messages each client misses (by the sender's node and the outage phase), how
     it tried to recover, and what the nodes logged about Redis."""
-    lines = [f"stored seqs 1..{last}"]
+    lines = [f"stored seqs 1..{last}; the messages after the outage sent from {chat.after_at}"]
     for client in clients:
         missing = [s for s in range(1, last + 1) if s not in client.messages]
         by: dict[str, int] = {}
@@ -200,7 +203,15 @@ def report(c: Cluster, chat: Chat, clients: list[LiveClient], last: int) -> str:
             f"recoveries {summary(client.recoveries)}; connects {client.connects}; "
             f"errors {client.errors[:5]}"
         )
+        heard = {d["seq"] for d in client.of("chat:message")}
+        unheard = [
+            f"{s} from {chat.sent_by[s].name}"
+            for s, p in sorted(chat.sent_in.items())
+            if p == "after" and chat.sent_by[s] is not client and s not in heard
+        ]
+        if unheard:
+            lines.append(f"  after the outage, not received as chat:message: {unheard}")
     for node in c.nodes:
-        said = node.log_events("redis", "Redis", "resync", "room bus")
-        lines.append(f"{node.name} logged {len(said)} Redis lines: " + "\n  ".join(said[:12]))
+        said = node.log_events("redis", "Redis", "resync", "bus", "warning", "error")
+        lines.append(f"{node.name} logged {len(said)} lines: " + "\n  ".join(said[:20]))
     return "\n".join(lines)
