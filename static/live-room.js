@@ -23,6 +23,7 @@ const messages = $("messages");
 const TIME = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
 const ROLE = { host: "Host", presenter: "Presenter", attendee: "Attendee" };
 const ACK_TIMEOUT = 10_000;
+const REMOVED = "The host removed you from this session. Ask them to let you back in.";
 // A stroke longer than this many points is sent as several ops (an op is at most 64 KB).
 const MAX_POINTS = 1500;
 // Connect refusals that no retry will fix.
@@ -34,6 +35,7 @@ const FINAL = new Set([
   "session_expired",
   "csrf_origin_mismatch",
   "csrf_origin_missing",
+  "removed_from_session",
 ]);
 
 function newId(prefix) {
@@ -51,6 +53,7 @@ class LiveRoom {
     this.synced = false; // the first join state has been applied
     this.closed = null; // "ended" | "removed" once the room is over for us
     this.participants = new Map();
+    this.removed = new Map(); // the host's list of removed people: user_id -> {user_id, name}
     this.names = new Map(); // user_id -> name, kept after people leave
     // chat
     this.chat = new Map(); // seq -> message
@@ -126,6 +129,8 @@ class LiveRoom {
       if (problem && problem.code && FINAL.has(problem.code)) {
         if (problem.code === "live_session_not_live") {
           this.close("ended", "This session has ended.");
+        } else if (problem.code === "removed_from_session") {
+          this.close("removed", REMOVED);
         } else {
           this.setStatus("failed", "Not connected.");
           say(messages, `You cannot join this session: ${problem.detail || problem.code}`, "error");
@@ -166,9 +171,7 @@ class LiveRoom {
     socket.on("wb:op", (op) => this.acceptOp(op, true));
     socket.on("room:resync", () => this.sync());
     socket.on("session:ended", () => this.close("ended", "The host has ended this session."));
-    socket.on("removed", () =>
-      this.close("removed", "The host removed you from this session. Ask them to let you back in."),
-    );
+    socket.on("removed", () => this.close("removed", REMOVED));
   }
 
   /**
@@ -242,6 +245,7 @@ class LiveRoom {
       for (const m of state.chat) this.acceptMessage(m);
     }
     this.setPoll(state.poll);
+    this.removed = new Map((state.removed || []).map((r) => [r.user_id, r]));
     this.renderPeople();
     this.renderRole();
     this.setStatus("connected", "Connected.");
@@ -422,6 +426,20 @@ class LiveRoom {
       }),
     );
     $("people-count").textContent = `(${people.length})`;
+    const removed = [...this.removed.values()];
+    $("removed-box").hidden = !host || removed.length === 0;
+    $("removed-list").replaceChildren(
+      ...removed.map((r) => {
+        const li = el("li", null, "person");
+        li.dataset.userId = r.user_id;
+        const back = button("Let back in", "button secondary small", `Let ${r.name} back in`);
+        back.addEventListener("click", () =>
+          this.moderate("participant:readmit", { user_id: r.user_id }),
+        );
+        li.append(el("span", r.name, "person-name"), " ", back);
+        return li;
+      }),
+    );
     const me = this.you && this.participants.get(this.you.user_id);
     const raised = Boolean(me && me.hand_raised_at);
     const toggle = $("hand-toggle");
@@ -457,8 +475,15 @@ class LiveRoom {
     const ack = await this.call(event, data);
     if (!ack.ok) say(messages, `That did not work: ${ack.problem.detail}`, "error");
     else if (event === "participant:remove") {
+      const p = this.participants.get(data.user_id);
+      this.removed.set(data.user_id, { user_id: data.user_id, name: p ? p.name : "Someone" });
       this.participants.delete(data.user_id);
       this.renderPeople();
+    } else if (event === "participant:readmit") {
+      const r = this.removed.get(data.user_id);
+      this.removed.delete(data.user_id);
+      this.renderPeople();
+      if (r) say(messages, `${r.name} may join again.`, "success");
     }
   }
 

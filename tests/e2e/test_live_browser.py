@@ -456,6 +456,21 @@ async def test_removed_student_sees_why(world: LiveWorld, browsers: Browsers) ->
     await expect(
         teacher.locator(f'#people-list li[data-user-id="{world.people["sam"].id}"]')
     ).to_have_count(0)
+
+    # Removal is a ban: coming back is refused with the same clear message...
+    browsers.problems["sam"].expected_api_errors.add(403)  # the refused join ticket
+    await student.reload()
+    await expect(alert).to_contain_text("removed you")
+    await expect(student.locator("#room-status")).to_have_attribute("data-state", "removed")
+    # ...until the host lets them back in.
+    await expect(teacher.locator("#removed-list")).to_contain_text("Sam")
+    await teacher.get_by_role("button", name="Let Sam back in").click()
+    await expect(teacher.locator("#removed-box")).to_be_hidden()
+    await student.reload()
+    await expect(student.locator("#room-status")).to_have_attribute("data-state", "connected")
+    await expect(
+        teacher.locator(f'#people-list li[data-user-id="{world.people["sam"].id}"]')
+    ).to_have_count(1)
     assert browsers.errors() == []
 
 
