@@ -713,7 +713,7 @@ def parse_trees(specs: list[str]) -> list[tuple[str, str]]:
 
 
 async def main(args: argparse.Namespace) -> int:
-    clients = [int(c) for c in args.clients.split(",")]
+    clients = [int(c) for c in args.clients.split(",") if c]  # "" for the two-node case only
     ladder = QUICK_LADDER if args.quick else LADDER
     why_no_node = "--seminar-only" if args.seminar_only else node_available()
     if why_no_node is not None:
