@@ -21,7 +21,8 @@ escalating ladder of offered deliveries/s until one is not sustained (under 90 %
 a loss, not drained, or a failed ack; a failed phase is retried once).
 
 Then the two-node case (``--two-node``): two Seminar processes sharing Redis (both on CPU 0,
-the same server budget as one node), the receivers split between them, the sender on node A:
+the same server budget as one node; ``--two-node-layout split`` puts node B on CPU 1 and lets
+the driver float), the receivers split between them, the sender on node A:
 local (node A) and remote (node B) latency separately; Node x2 with @socket.io/redis-adapter as
 the baseline.
 
@@ -224,7 +225,8 @@ async def start_servers(
                 cmd = ["node", str(NODE_SERVER), "--port", str(port)]
                 if cfg.nodes > 1:
                     cmd += ["--redis", args.redis_url]
-            proc = spawn(pinned(SERVER_CPU, cmd, args.pin), log, env, work)
+            cpu = "1" if cfg.nodes > 1 and i > 0 and args.two_node_layout == "split" else SERVER_CPU
+            proc = spawn(pinned(cpu, cmd, args.pin), log, env, work)
             procs.append(proc)
             ports.append(port)
         for i, (proc, port) in enumerate(zip(procs, ports, strict=True)):
@@ -448,8 +450,10 @@ async def run_case(
             "--label",
             cfg.name,
         ]
+        split = cfg.nodes > 1 and args.two_node_layout == "split"
+        driver_cpu = "0,1" if split else DRIVER_CPU  # split: the driver floats
         proc = await asyncio.create_subprocess_exec(
-            *pinned(DRIVER_CPU, cmd, args.pin),
+            *pinned(driver_cpu, cmd, args.pin),
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
@@ -786,6 +790,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--two-node", action="store_true", help="add the two-node case")
     parser.add_argument("--two-node-clients", default="1000")
     parser.add_argument("--two-node-phases", type=int, default=2)
+    parser.add_argument(
+        "--two-node-layout",
+        choices=("shared", "split"),
+        default="shared",
+        help="shared: both nodes on CPU 0 (one node's budget), driver on CPU 1; "
+        "split: node A on CPU 0, node B on CPU 1, the driver floating",
+    )
     parser.add_argument("--quick", action="store_true", help="C=100,1000, two phases of 3 s")
     parser.add_argument("--tiny", action="store_true", help="C=5, one phase, Seminar only")
     parser.add_argument("--seminar-only", action="store_true")
