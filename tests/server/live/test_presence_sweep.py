@@ -226,3 +226,18 @@ async def test_a_clean_shutdown_removes_the_node(world: World) -> None:
     await server.close()
     world.servers.remove(server)
     assert await _node_rows(world, node_id) == (0, 0)
+
+
+async def test_a_sweep_on_one_node_reaches_the_room_on_another(
+    world: World, redis_url: str
+) -> None:
+    await world.servers.pop(0).close()  # the fixture's node has no Redis; these two share it
+    await world.start_server(redis_url=redis_url)
+    await world.start_server(redis_url=redis_url)
+    host, _, live_id = await _room(world)  # on node 0
+    dead = await _dead_node(world)
+    await _connect_on(world, dead, live_id, "student")
+
+    left = await presence.sweep(_app(world, 1))  # node 1 has no socket at all
+    assert left == [nodes.Left(uuid.UUID(live_id), uuid.UUID(world.ids["student"]))]
+    assert await host.wait("participant:left") == [{"user_id": world.ids["student"]}]
