@@ -4,9 +4,10 @@ Two real ``seminar serve`` processes share the test PostgreSQL and a private ``r
 (on a free port, no persistence; never the machine's Redis). Four clients, two on each node,
 chat continuously; after 1.5 s the test terminates that Redis and the clients keep chatting
 through ~3 s of outage; the chat stops, Redis starts again on the same port. Broadcasts sent
-while Redis was down cannot cross the nodes. A client sees the holes that its own node's later
-messages reveal, but nothing reveals the other node's last ones: those come back only if the
-server says so (``room:resync`` once its room subscriptions are back) and the client replays.
+while Redis was down cannot cross the nodes (they must still reach their own node's clients
+at once, as broadcasts). A client sees the holes that its own node's later messages reveal,
+but nothing reveals the other node's last ones: those come back only if the server says so
+(``room:resync`` once its room subscriptions are back) and the client replays.
 Then every client sends one more message, which must reach every other client as a broadcast
 (the nodes talk again).
 
@@ -72,6 +73,18 @@ class Chat:
         self.sent_in[seq] = phase
         self.sent_by[seq] = client
 
+    def heard_locally(self, client: LiveClient) -> bool:
+        """``client`` got, by broadcast, every message its own node's other clients sent while
+        Redis was down."""
+        local = {
+            s
+            for s, p in self.sent_in.items()
+            if p == "during"
+            and self.sent_by[s] is not client
+            and self.sent_by[s].node is client.node
+        }
+        return local <= {d["seq"] for d in client.of("chat:message")}
+
     def heard_after(self, client: LiveClient) -> bool:
         """``client`` got every other client's message sent after the outage by broadcast."""
         others = {
@@ -114,8 +127,8 @@ async def run(c: Cluster, redis: RedisServer) -> None:
         await redis.stop()
         await asyncio.sleep(OUTAGE)
     finally:
-        # The chat stops with the outage: no later broadcast reveals a gap, so what was sent
-        # while Redis was down can only come back through room:resync.
+        # The chat stops with the outage: no later broadcast reveals the other node's last
+        # messages of the outage; they can only come back through room:resync.
         chat.stop.set()
         results = await asyncio.gather(*chatters, return_exceptions=True)
     for result in results:
@@ -130,6 +143,9 @@ async def run(c: Cluster, redis: RedisServer) -> None:
     last = max(chat.sent)
     restarted_at = time.monotonic()
     await converge(c, chat, clients, last)
+    # Without Redis, broadcasts still reached the sender's own node at once.
+    for client in clients:
+        assert chat.heard_locally(client), report(c, chat, clients, last)
     caught_up = time.monotonic() - restarted_at
 
     # Afterwards the room's broadcasts cross the nodes again: one more message from each
@@ -211,6 +227,16 @@ def report(c: Cluster, chat: Chat, clients: list[LiveClient], last: int) -> str:
         ]
         if unheard:
             lines.append(f"  after the outage, not received as chat:message: {unheard}")
+        unheard = [
+            f"{s} from {chat.sent_by[s].name}"
+            for s, p in sorted(chat.sent_in.items())
+            if p == "during"
+            and chat.sent_by[s] is not client
+            and chat.sent_by[s].node is client.node
+            and s not in heard
+        ]
+        if unheard:
+            lines.append(f"  during the outage, not received from its own node: {unheard}")
     for node in c.nodes:
         said = node.log_events("redis", "Redis", "resync", "bus", "warning", "error")
         lines.append(f"{node.name} logged {len(said)} lines: " + "\n  ".join(said[:20]))
