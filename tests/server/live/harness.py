@@ -22,6 +22,7 @@ from lms_core.db import create_session_factory, unit_of_work
 from lms_core.enrollment.models import Enrollment
 from server.app import create_app
 from server.cookies import session_cookie_name
+from server.live.presence import live_presence
 from server.state import SETTINGS
 from tests.conftest import FAST_HASHER, ORIGIN, PASSWORD, make_settings
 
@@ -99,9 +100,15 @@ class World:
         self.socks: list[Sock] = []
         self.ids: dict[str, str] = {}
 
-    async def start_server(self, **overrides: Any) -> TestServer:
+    async def start_server(
+        self, presence: tuple[timedelta, timedelta] | None = None, **overrides: Any
+    ) -> TestServer:
+        """``presence``: also run a heartbeat and sweeper with this (beat every, stale after),
+        short ones for a test (the app's own run every 10 s)."""
         settings = make_settings(self.database_url, **LIMITS, **overrides)
         app = await asyncio.to_thread(create_app, settings, hasher=FAST_HASHER)
+        if presence is not None:
+            app.cleanup_ctx.append(live_presence(*presence))
         server = TestServer(app)
         await server.start_server()
         self.servers.append(server)

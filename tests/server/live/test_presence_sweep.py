@@ -241,3 +241,28 @@ async def test_a_sweep_on_one_node_reaches_the_room_on_another(
     left = await presence.sweep(_app(world, 1))  # node 1 has no socket at all
     assert left == [nodes.Left(uuid.UUID(live_id), uuid.UUID(world.ids["student"]))]
     assert await host.wait("participant:left") == [{"user_id": world.ids["student"]}]
+
+
+async def test_the_running_sweeper_finds_a_dead_node(world: World) -> None:
+    """No direct call: this node's own heartbeat-and-sweep loop (with short intervals) does it,
+    and keeps its own rows alive meanwhile."""
+    await world.servers.pop(0).close()
+    await world.start_server(presence=(timedelta(milliseconds=50), timedelta(seconds=2)))
+    host, student, live_id = await _room(world)
+    pupil = await world.join(student, live_id)
+    await host.wait("participant:joined")
+    await world.person("other")
+    # A node that died with the other user's tab on it (one transaction: the running sweeper
+    # cannot take the node before the tab is recorded).
+    async with unit_of_work(create_session_factory(world.engine)) as s:
+        dead = uuid.uuid4()
+        await s.execute(
+            insert(LiveNode).values(id=dead, last_seen_at=func.now() - timedelta(hours=1))
+        )
+        await room.connect(
+            s, uuid.UUID(live_id), uuid.UUID(world.ids["other"]), LiveRole.ATTENDEE, node_id=dead
+        )
+    assert await host.wait("participant:left") == [{"user_id": world.ids["other"]}]
+    assert await _node_rows(world, dead) == (0, 0)
+    assert await _node_rows(world, _app(world)[LIVE_NODE]) == (1, 2)
+    assert pupil.client.connected
