@@ -285,7 +285,8 @@ class LiveClient:
         self.messages: dict[int, dict[str, Any]] = {}
         self.ops: dict[int, dict[str, Any]] = {}
         self.last_seq = 0  # every message up to here is held
-        self.duplicates = 0
+        self.duplicates = 0  # second copies of a seq, dropped
+        self.conflicts: list[tuple[dict[str, Any], dict[str, Any]]] = []  # same seq, not same
         self.connects = 0
         self.refusals: list[Any] = []
         self.recoveries: list[str] = []  # why each catch-up ran: reconnect, room:resync, gap
@@ -372,7 +373,8 @@ class LiveClient:
         held = self.messages.get(seq)
         if held is not None:
             self.duplicates += 1
-            assert held == message, f"{self.name}: two messages with seq {seq}"
+            if held != message:  # checked by the tests (a socket callback cannot fail them)
+                self.conflicts.append((held, message))
             return
         self.messages[seq] = message
         while self.last_seq + 1 in self.messages:

@@ -186,6 +186,7 @@ async def converge(c: Cluster, chat: Chat, clients: list[LiveClient], last: int)
         lambda: report(c, chat, clients, last),
     )
     for client in clients:
+        assert client.conflicts == [], client.name
         assert client.ordered() == expected, report(c, chat, clients, last)
         # Each sender's messages are in the order it sent them.
         mine = [m["client_id"] for m in expected if chat.sent_by[m["seq"]] is client]

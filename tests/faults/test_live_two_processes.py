@@ -133,4 +133,5 @@ async def run(c: Cluster) -> None:
     assert sorted(host.ops) == [op1["seq"], op2["seq"], op3["seq"]]
     for client in (host, late_1, late_2):
         assert client.duplicates == 0, client.name
+        assert client.conflicts == [], client.name
         assert client.recoveries == [], (client.name, client.recoveries)
