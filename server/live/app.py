@@ -67,8 +67,13 @@ async def _room_bus(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _shutdown(app: web.Application) -> None:
-    # Close the sockets first, so that shutdown does not wait on their long-lived requests.
-    await app[LIVE_SERVER].shutdown()
+    """Hang up every connection first (Engine.IO close, so clients reconnect, to another node
+    if there is one; each leave is recorded), so that the web server's shutdown does not wait
+    on their long-lived requests until the clients' ping timeout."""
+    server = app[LIVE_SERVER]
+    if server.eio.sockets:
+        await server.eio.disconnect()
+    await server.shutdown()
 
 
 async def announce_ended(app: web.Application, live_session_id: Any) -> None:

@@ -143,6 +143,8 @@ class FramedSocket(AsyncSocket):  # type: ignore[misc]
     """An Engine.IO socket that, once on WebSocket, writes each packet straight to its wire."""
 
     _wire: Wire | None = None
+    _ws: FramedWebSocket | None = None
+    _closer: asyncio.Task[None] | None = None
     connected: bool
     upgraded: bool
     upgrading: bool
@@ -210,6 +212,7 @@ class FramedSocket(AsyncSocket):  # type: ignore[misc]
         wire = Wire(ws.transport, server.send_buffer_bytes, self.sid, server.wire_stats)
         self._flush_queue(wire)
         self._wire = wire  # no await since the flush: nothing can slip in between
+        self._ws = ws
 
         try:
             await self._receive_until_closed(websocket_wait)
@@ -261,11 +264,12 @@ class FramedSocket(AsyncSocket):  # type: ignore[misc]
             # A long-polling client said goodbye: answer its pending GET with CLOSE, as Node's
             # engine.io does, instead of leaving it to the poll timeout (~45 s).
             self.queue.put_nowait(eio_packet.Packet(eio_packet.CLOSE))
-        wire = self._wire
-        if wire is not None and not wire.dropped:
-            # The CLOSE packet is written; stop writing and let the client hang up (the
-            # receive loop ends when it does, or at the ping timeout).
+        wire, ws = self._wire, self._ws
+        if wire is not None and not wire.dropped and ws is not None:
+            # The server hangs up (a kick, shutdown): the CLOSE packet is written, so close
+            # the WebSocket too rather than hold it until the client's ping timeout.
             wire.dropped = True
+            self._closer = asyncio.get_running_loop().create_task(ws.close())
 
 
 class _FramedSockets(dict[str, Any]):

@@ -53,6 +53,8 @@ async def test_end_and_removal_cross_nodes(world: World, redis_url: str) -> None
         await until(lambda s=sock: not s.client.connected)  # type: ignore[misc]
     assert host.client.connected
 
+    # Removal is a ban: the host lets the student back in before they can rejoin.
+    assert (await host.call("participant:readmit", {"user_id": world.ids["student"]}))["ok"]
     pupil = await world.join(student, live_id, server=1)
     resp = await owner.post(f"/api/v1/live-sessions/{live_id}/end")
     assert resp.status == 200, await resp.text()

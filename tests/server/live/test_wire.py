@@ -8,6 +8,7 @@ FramedSocket, the first assertions here fail."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 import uuid
@@ -215,3 +216,18 @@ async def test_a_node_that_lost_redis_tells_its_members_to_resync(
     assert host.of(RESYNC_EVENT) == []  # node 0 lost nothing
     ack = await host.call("chat:send", {"body": "after", "client_id": "a1"})
     assert await pupil.wait("chat:message") == [ack["data"]]
+
+
+async def test_shutdown_hangs_up_every_connection(world: World) -> None:
+    """Stopping a node closes its live connections at once (clients reconnect elsewhere),
+    instead of waiting for them until their ping timeout (~45 s)."""
+    owner = await world.person("owner", Role.INSTRUCTOR)
+    student = await world.person("student")
+    live_id = await world.live_session(owner, "student")
+    host = await world.join(owner, live_id)
+    await world.join(student, live_id)
+    server = world.servers.pop(0)
+    closing = asyncio.get_running_loop().create_task(server.close())
+    await until(closing.done)
+    await closing
+    await until(lambda: host.client.eio.state == "disconnected")
