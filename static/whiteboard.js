@@ -17,11 +17,15 @@ export class Board {
   constructor() {
     this.pages = new Map(); // page -> [op] in seq order
     this.lastPage = 0; // the highest page any op has touched
+    this.removals = new Map(); // seq -> erase or clear op seen since load (undoable)
+    this.undone = new Set(); // seqs of ops an undo has taken back
   }
 
   /** Starts from a join state's snapshot: {"<page>": [op, ...]}. */
   load(snapshotPages) {
     this.pages.clear();
+    this.removals.clear();
+    this.undone.clear();
     this.lastPage = 0;
     for (const [page, ops] of Object.entries(snapshotPages || {})) {
       const p = Number(page);
@@ -38,11 +42,24 @@ export class Board {
       this.pages.set(op.page, list);
     } else if (op.kind === "clear") {
       this.pages.set(op.page, []);
+      this.removals.set(op.seq, op);
     } else if (op.kind === "erase" || op.kind === "undo") {
       const target = op.data && op.data.target;
       for (const [page, list] of this.pages) {
         const kept = list.filter((item) => item.seq !== target);
         if (kept.length !== list.length) this.pages.set(page, kept);
+      }
+      if (op.kind === "erase") this.removals.set(op.seq, op);
+      else this.undone.add(target);
+      // Undoing an erase or a clear puts back what it removed (the server lists it).
+      for (const back of (op.data && op.data.restore) || []) {
+        const list = this.pages.get(back.page) || [];
+        if (!list.some((item) => item.seq === back.seq)) {
+          list.push(back);
+          list.sort((a, b) => a.seq - b.seq);
+          this.pages.set(back.page, list);
+          this.lastPage = Math.max(this.lastPage, back.page);
+        }
       }
     }
   }
@@ -57,14 +74,17 @@ export class Board {
     return n;
   }
 
-  /** One's own newest stroke, shape or text still on the board (what undo removes). */
+  /** One's own newest op that undo can take back: a stroke, shape or text still on the
+   * board, or an erase or clear (seen since the board was loaded) not undone yet. */
   lastOwn(userId) {
     let found = null;
-    for (const list of this.pages.values()) {
-      for (const item of list) {
-        if (item.user_id === userId && (!found || item.seq > found.seq)) found = item;
+    const consider = (item) => {
+      if (item.user_id === userId && !this.undone.has(item.seq) && (!found || item.seq > found.seq)) {
+        found = item;
       }
-    }
+    };
+    for (const list of this.pages.values()) list.forEach(consider);
+    this.removals.forEach(consider);
     return found;
   }
 

@@ -634,6 +634,18 @@ async def test_pages_text_eraser_and_export(world: LiveWorld, browsers: Browsers
     await teacher.get_by_role("button", name="Clear page").click()
     await expect(canvas).to_have_attribute("data-total", "0")
     assert await ink(student) == 0
+
+    # Undo takes back the teacher's own ops, newest first: the clear (the line is back for
+    # everyone), then the erase (the text is back on page 2), then the text itself.
+    undo = teacher.get_by_role("button", name="Undo my last")
+    await undo.click()
+    await expect(canvas).to_have_attribute("data-total", "1")
+    await expect(canvas).to_have_attribute("data-items", "1")
+    assert await ink(student) > 100
+    await undo.click()
+    await expect(canvas).to_have_attribute("data-total", "2")
+    await undo.click()
+    await expect(canvas).to_have_attribute("data-total", "1")
     assert browsers.errors() == []
 
 
