@@ -1,14 +1,18 @@
-"""The pages account emails link to (/reset-password, /verify-email): served as HTML, CSP-clean,
-and careful with the token in their address (no Referer, no cache, not in the logs)."""
+"""The HTML pages outside /static (server/api/pages.py): served as HTML, CSP-clean, with the
+site navigation. The pages account emails link to (/reset-password, /verify-email) are careful
+with the token in their address (no Referer, no cache, not in the logs); the course, instructor
+and live pages load their same-origin ES modules under the default policy."""
 
 from __future__ import annotations
 
 import logging
 import re
 from html.parser import HTMLParser
+from pathlib import PurePosixPath
 
 import pytest
 
+from server.security_headers import CSP
 from tests.conftest import AppClient
 
 PAGES = ["/reset-password", "/verify-email"]
@@ -398,3 +402,143 @@ async def test_file_lessons_are_described_without_a_download(client: AppClient) 
         assert "Content-Disposition" not in text, script
     assert "lesson.file" in await (await client.get("/static/player.js")).text()
     assert "lesson.file" in await (await client.get("/static/lesson-media.js")).text()
+
+
+# --- the live pages (/live: one's live sessions, /live/{live session id}: the live room) -------
+
+LIVE_ID = "3f1c2a9e-8d4b-4c55-9a6e-0d9b1f3e7a21"
+LIVE_PAGES = {
+    "/live": ("live", "/static/live.js"),
+    f"/live/{LIVE_ID}": ("live-room", "/static/live-room.js"),
+    # Like the other pages, the room is static HTML for any id: its script asks the API, which
+    # answers for an id that is not one (the page says the session cannot be opened).
+    "/live/not-a-session-id": ("live-room", "/static/live-room.js"),
+}
+# The live room's own modules may not parse text as HTML; the shared ones have their own tests.
+SHARED_MODULES = {"/static/api.js", "/static/ui.js"}
+HTML_PARSERS = ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "DOMParser")
+_IMPORT = re.compile(r'(?:^|;|\s)(?:import|export)\s*(?:[\w*{}\s,$]+?\s*from\s*)?"([^"]+)"', re.M)
+
+
+async def module_graph(client: AppClient, entry: str) -> dict[str, str]:
+    """Every module ``entry`` loads (vendored ones not followed further): URL -> source.
+
+    Each import is relative and stays under /static, so it loads under ``script-src 'self'``;
+    each is served as JavaScript (``nosniff``: a module with another type would not run).
+    """
+    found: dict[str, str] = {}
+    todo = [entry]
+    while todo:
+        url = todo.pop()
+        if url in found:
+            continue
+        resp = await client.get(url)
+        assert resp.status == 200, url
+        assert "javascript" in resp.content_type, url
+        found[url] = await resp.text()
+        if url.startswith("/static/vendor/"):
+            continue
+        for spec in _IMPORT.findall(found[url]):
+            assert spec.startswith(("./", "../")), (url, spec)
+            resolved = str(PurePosixPath(url).parent / spec)
+            parts: list[str] = []
+            for part in resolved.split("/"):
+                if part == "..":
+                    parts.pop()
+                elif part != ".":
+                    parts.append(part)
+            target = "/".join(parts)
+            assert target.startswith("/static/"), (url, spec)
+            todo.append(target)
+    return found
+
+
+@pytest.mark.parametrize("path", LIVE_PAGES)
+async def test_live_page_is_csp_clean_html(client: AppClient, path: str) -> None:
+    resp = await client.get(path, allow_redirects=False)
+    assert resp.status == 200
+    assert resp.content_type == "text/html"
+    assert resp.charset in (None, "utf-8")
+    # The default policy: the room's Socket.IO connection is same-origin (connect-src 'self').
+    policy = resp.headers["Content-Security-Policy"]
+    assert policy == CSP
+    assert "script-src 'self';" in policy
+    assert "connect-src 'self';" in policy
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    parsed = await parse(client, path)
+    assert parsed.inline_scripts == []
+    assert parsed.handlers == []
+    assert parsed.inline_styles == []
+    page, entry = LIVE_PAGES[path]
+    assert [s.get("src") for s in parsed.scripts] == [entry]
+    assert parsed.scripts[0].get("type") == "module"
+    assert parsed.body.get("data-page") == page
+    assert {"/catalog", "/my", "/live", "/teach"} <= set(parsed.links)
+    for url in parsed.assets + parsed.links:
+        if url.startswith(("data:", "#")):
+            continue
+        assert url.startswith("/"), url
+        assert not url.startswith("//"), url
+        assert (await client.get(url)).status == 200, url
+
+
+@pytest.mark.parametrize("path", ["/live", f"/live/{LIVE_ID}"])
+async def test_head_of_a_live_page_is_answered(client: AppClient, path: str) -> None:
+    resp = await client.head(path)
+    assert resp.status == 200
+    assert resp.content_type == "text/html"
+
+
+async def test_unknown_live_paths_are_not_found(client: AppClient) -> None:
+    assert (await client.get(f"/live/{LIVE_ID}/x")).status == 404
+    assert (await client.get("/live/")).status == 404
+
+
+@pytest.mark.parametrize("path", ["/live", f"/live/{LIVE_ID}"])
+async def test_live_scripts_find_what_they_need(client: AppClient, path: str) -> None:
+    parsed = await parse(client, path)
+    modules = await module_graph(client, LIVE_PAGES[path][1])
+    used: set[str] = set()
+    for url, text in modules.items():
+        if url in SHARED_MODULES or url.startswith("/static/vendor/"):
+            continue
+        used |= set(re.findall(r'(?:getElementById|\$)\("([\w-]+)"\)', text))
+    assert used
+    assert used <= parsed.ids, used - parsed.ids
+
+
+async def test_live_room_modules_are_small_and_load_from_this_origin(client: AppClient) -> None:
+    modules = await module_graph(client, "/static/live-room.js")
+    own = [url for url in modules if url.startswith("/static/live")]
+    # The room is split into modules (static/live/), none past the size rule.
+    assert len(own) > 5, own
+    for url in own:
+        assert modules[url].count("\n") <= 600, url
+    # Its libraries are vendored and loaded as modules too.
+    assert "/static/vendor/socket.io-client/socket.io.esm.min.js" in modules
+    assert "/static/whiteboard.js" in modules
+    assert "/static/pdf.js" in modules
+
+
+@pytest.mark.parametrize("entry", ["/static/live.js", "/static/live-room.js"])
+async def test_live_scripts_insert_no_html(client: AppClient, entry: str) -> None:
+    modules = await module_graph(client, entry)
+    for url, text in modules.items():
+        if url in SHARED_MODULES or url.startswith("/static/vendor/"):
+            continue
+        for banned in HTML_PARSERS:
+            assert banned not in text, (url, banned)
+        assert re.search(r"https?://\w", text) is None, url
+
+
+LIVE_NAV_PAGES = [*NAV_PAGES, f"/teach/{LIVE_ID}", *LIVE_PAGES]
+
+
+@pytest.mark.parametrize("path", LIVE_NAV_PAGES)
+async def test_site_navigation_links_to_the_live_sessions(client: AppClient, path: str) -> None:
+    html = await (await client.get(path)).text()
+    nav = re.search(r'<nav class="site-nav" aria-label="Main">(.*?)</nav>', html, re.DOTALL)
+    assert nav is not None, path
+    current = ' aria-current="page"' if path == "/live" else ""
+    assert f'<a href="/live"{current}>Live sessions</a>' in nav.group(1), path
