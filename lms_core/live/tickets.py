@@ -30,7 +30,7 @@ from lms_core.accounts.tokens import hash_token, new_token
 from lms_core.clock import utcnow
 from lms_core.courses.access import CourseRole
 from lms_core.enrollment.errors import EnrollmentRequired
-from lms_core.live import errors, room, service
+from lms_core.live import errors, moderation, service
 from lms_core.live.models import LiveJoinTicket, LiveRole, LiveSession, LiveSessionStatus
 
 TICKET_TTL = timedelta(seconds=60)
@@ -52,7 +52,7 @@ async def authorize_join(
         raise EnrollmentRequired("Only the course's enrolled students and staff may join.")
     if found.live.status is not LiveSessionStatus.LIVE:
         raise errors.LiveSessionNotLive(extra={"status": found.live.status.value})
-    await room.check_not_removed(session, live_session_id, actor.id)
+    await moderation.check_not_removed(session, live_session_id, actor.id)
     return found.live, room_role(found.role)
 
 
@@ -123,5 +123,5 @@ async def redeem_ticket(session: AsyncSession, ticket: str) -> Redeemed:
     if row is None:
         raise errors.TicketRejected()
     # A ticket issued before the host removed its user is refused too.
-    await room.check_not_removed(session, row.live_session_id, row.user_id)
+    await moderation.check_not_removed(session, row.live_session_id, row.user_id)
     return Redeemed(row.user_id, row.live_session_id, LiveRole(row.role))

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from lms_core.live import polls, room, whiteboard
+from lms_core.live import moderation, polls, room, whiteboard
 from lms_core.live.room_models import (
     MAX_CLIENT_ID_CHARS,
     MAX_POLL_OPTION_CHARS,
@@ -129,7 +129,7 @@ def message_out(m: room.ChatMessage) -> dict[str, Any]:
     }
 
 
-def removed_out(r: room.RemovedUser) -> dict[str, Any]:
+def removed_out(r: moderation.RemovedUser) -> dict[str, Any]:
     return {"user_id": str(r.user_id), "name": r.name, "removed_at": r.removed_at.isoformat()}
 
 

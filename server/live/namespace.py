@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms_core.db import unit_of_work
 from lms_core.errors import DomainError, FieldError, InvalidInput, PermissionDenied, RateLimited
-from lms_core.live import nodes, polls, room, whiteboard
+from lms_core.live import moderation, nodes, polls, room, whiteboard
 from lms_core.live.errors import LiveSessionNotLive
 from lms_core.live.models import LiveRole, LiveSession, LiveSessionStatus
 from lms_core.live.room_models import WhiteboardOpKind
@@ -169,7 +169,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def _kick_if_removed(self, sid: str, conn: Connection) -> None:
         try:
             async with self._transaction() as session:
-                banned = await room.is_removed(session, conn.live_session_id, conn.user_id)
+                banned = await moderation.is_removed(session, conn.live_session_id, conn.user_id)
         except (OperationalError, PoolTimeout, DBAPIError):
             return  # the common case is no removal; the next event's transaction will fail
         if banned:  # the notice and, after delivery, the disconnect (server/live/app.py)
@@ -260,7 +260,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             poll = await polls.open_poll_of(session, conn.live_session_id, conn.user_id)
             board = await whiteboard.state(session, conn.live_session_id)
             banned = (
-                await room.removed(session, conn.live_session_id)
+                await moderation.removed(session, conn.live_session_id)
                 if me.role is LiveRole.HOST
                 else []
             )
@@ -330,7 +330,9 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _session_end(self, sid: str, conn: Connection, _: events.Empty) -> dict[str, Any]:
         async with self._transaction() as session:
-            await room.require_host(session, conn.live_session_id, conn.user_id, "end the session")
+            await moderation.require_host(
+                session, conn.live_session_id, conn.user_id, "end the session"
+            )
             await room.end_live(session, conn.live_session_id)
         # After the commit; an ended session's room is told again (and emptied) on a repeat.
         out = ended_payload(conn.live_session_id)
@@ -342,8 +344,8 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     ) -> dict[str, Any]:
         async with self._transaction() as session:
             await self._require_live(session, conn)
-            await room.require_host(session, conn.live_session_id, conn.user_id, "mute chat")
-            changed = await room.set_muted(session, conn.live_session_id, p.user_id, p.muted)
+            await moderation.require_host(session, conn.live_session_id, conn.user_id, "mute chat")
+            changed = await moderation.set_muted(session, conn.live_session_id, p.user_id, p.muted)
         out = events.participant_out(changed)
         await self.emit("participant:changed", out, room=room_name(conn.live_session_id))
         return out
@@ -353,8 +355,10 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     ) -> dict[str, Any]:
         async with self._transaction() as session:
             await self._require_live(session, conn)
-            await room.require_host(session, conn.live_session_id, conn.user_id, "change roles")
-            changed = await room.set_role(
+            await moderation.require_host(
+                session, conn.live_session_id, conn.user_id, "change roles"
+            )
+            changed = await moderation.set_role(
                 session, conn.live_session_id, p.user_id, LiveRole(p.role)
             )
         out = events.participant_out(changed)
@@ -366,8 +370,10 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     ) -> dict[str, Any]:
         async with self._transaction() as session:
             await self._require_live(session, conn)
-            await room.require_host(session, conn.live_session_id, conn.user_id, "remove people")
-            await room.remove(session, conn.live_session_id, p.user_id)
+            await moderation.require_host(
+                session, conn.live_session_id, conn.user_id, "remove people"
+            )
+            await moderation.remove(session, conn.live_session_id, p.user_id)
         out = {"user_id": str(p.user_id)}
         # Every socket of that user in this room, on every node: the notice, then a disconnect
         # (whose handler records the leave and tells the room participant:left). The ban is
@@ -384,8 +390,10 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     ) -> dict[str, Any]:
         async with self._transaction() as session:
             await self._require_live(session, conn)
-            await room.require_host(session, conn.live_session_id, conn.user_id, "readmit people")
-            await room.readmit(session, conn.live_session_id, p.user_id)
+            await moderation.require_host(
+                session, conn.live_session_id, conn.user_id, "readmit people"
+            )
+            await moderation.readmit(session, conn.live_session_id, p.user_id)
         return {"user_id": str(p.user_id)}
 
     # --- polls (the host opens and closes; anyone in the room votes) ------------------------
@@ -393,7 +401,9 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def _poll_open(self, sid: str, conn: Connection, p: events.PollOpen) -> dict[str, Any]:
         async with self._transaction() as session:
             await self._require_live(session, conn)
-            await room.require_host(session, conn.live_session_id, conn.user_id, "open a poll")
+            await moderation.require_host(
+                session, conn.live_session_id, conn.user_id, "open a poll"
+            )
             poll = await polls.open_poll(
                 session, conn.live_session_id, conn.user_id, p.question, p.options
             )
@@ -416,7 +426,9 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def _poll_close(self, sid: str, conn: Connection, p: events.PollClose) -> dict[str, Any]:
         async with self._transaction() as session:
             await self._require_live(session, conn)
-            await room.require_host(session, conn.live_session_id, conn.user_id, "close a poll")
+            await moderation.require_host(
+                session, conn.live_session_id, conn.user_id, "close a poll"
+            )
             poll, closed = await polls.close_poll(session, conn.live_session_id, p.poll_id)
         out = events.poll_out(poll)
         if closed:

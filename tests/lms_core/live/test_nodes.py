@@ -17,7 +17,7 @@ from lms_core.accounts.models import User
 from lms_core.courses.models import Course
 from lms_core.db import SessionFactory, create_session_factory, unit_of_work
 from lms_core.errors import PermissionDenied
-from lms_core.live import nodes, room, service, tickets
+from lms_core.live import moderation, nodes, room, service, tickets
 from lms_core.live.errors import NodeNotRegistered, RemovedFromSession
 from lms_core.live.models import LiveRole
 from lms_core.live.room_models import (
@@ -57,7 +57,7 @@ async def test_ban_and_dead_node_refusals(session: AsyncSession) -> None:
     await room.connect(session, live.id, c.owner.id, LiveRole.HOST, node_id=node_id)
     issued = await tickets.issue_ticket(session, c.student, live.id)
     joined = await room.connect(session, live.id, c.student.id, LiveRole.ATTENDEE, node_id=node_id)
-    await room.remove(session, live.id, c.student.id)
+    await moderation.remove(session, live.id, c.student.id)
     for refused in (
         room.connect(session, live.id, c.student.id, LiveRole.ATTENDEE, node_id=node_id),
         tickets.issue_ticket(session, c.student, live.id),
@@ -72,11 +72,11 @@ async def test_ban_and_dead_node_refusals(session: AsyncSession) -> None:
     left = await room.disconnect(session, live.id, c.student.id, joined.connection_id)
     assert left is not None
     assert left.changed
-    assert [r.user_id for r in await room.removed(session, live.id)] == [c.student.id]
-    with pytest.raises(room.ParticipantNotRemoved):
-        await room.readmit(session, live.id, c.owner.id)
-    await room.readmit(session, live.id, c.student.id)
-    assert await room.removed(session, live.id) == []
+    assert [r.user_id for r in await moderation.removed(session, live.id)] == [c.student.id]
+    with pytest.raises(moderation.ParticipantNotRemoved):
+        await moderation.readmit(session, live.id, c.owner.id)
+    await moderation.readmit(session, live.id, c.student.id)
+    assert await moderation.removed(session, live.id) == []
     back = await room.connect(session, live.id, c.student.id, LiveRole.ATTENDEE, node_id=node_id)
     assert back.changed
 

@@ -17,7 +17,7 @@ from lms_core.clock import utcnow
 from lms_core.courses.models import Course
 from lms_core.db import create_session_factory, unit_of_work
 from lms_core.errors import InvalidInput, PermissionDenied
-from lms_core.live import room, service
+from lms_core.live import moderation, room, service
 from lms_core.live.errors import LiveSessionNotLive
 from lms_core.live.models import LiveRole
 from lms_core.live.room_models import LiveAttendanceInterval, LiveParticipant
@@ -183,36 +183,36 @@ async def test_moderation_and_end(session: AsyncSession) -> None:
     await room.connect(session, live.id, c.student.id, LiveRole.ATTENDEE)
 
     with pytest.raises(PermissionDenied) as denied:
-        await room.require_host(session, live.id, c.student.id, "mute chat")
+        await moderation.require_host(session, live.id, c.student.id, "mute chat")
     assert denied.value.code == "forbidden"
     assert (
-        await room.require_host(session, live.id, c.owner.id, "mute chat")
+        await moderation.require_host(session, live.id, c.owner.id, "mute chat")
     ).role is LiveRole.HOST
 
-    muted = await room.set_muted(session, live.id, c.student.id, True)
+    muted = await moderation.set_muted(session, live.id, c.student.id, True)
     assert muted.chat_muted
     with pytest.raises(room.ChatMuted):
         await room.send_chat(session, live.id, c.student.id, "hi", "m1")
-    assert not (await room.set_muted(session, live.id, c.student.id, False)).chat_muted
+    assert not (await moderation.set_muted(session, live.id, c.student.id, False)).chat_muted
     assert (await room.send_chat(session, live.id, c.student.id, "hi", "m1"))[1]
 
-    up = await room.set_role(session, live.id, c.student.id, LiveRole.PRESENTER)
+    up = await moderation.set_role(session, live.id, c.student.id, LiveRole.PRESENTER)
     assert up.role is LiveRole.PRESENTER
     # A reconnect keeps the role the host gave (not the ticket's).
     await room.disconnect(session, live.id, c.student.id)
     back = await room.connect(session, live.id, c.student.id, LiveRole.ATTENDEE)
     assert back.participant.role is LiveRole.PRESENTER
     with pytest.raises(InvalidInput):
-        await room.set_role(session, live.id, c.student.id, LiveRole.HOST)
+        await moderation.set_role(session, live.id, c.student.id, LiveRole.HOST)
     for change in (
-        room.set_role(session, live.id, c.owner.id, LiveRole.ATTENDEE),
-        room.set_muted(session, live.id, c.owner.id, True),
-        room.check_removable(session, live.id, c.owner.id),
+        moderation.set_role(session, live.id, c.owner.id, LiveRole.ATTENDEE),
+        moderation.set_muted(session, live.id, c.owner.id, True),
+        moderation.check_removable(session, live.id, c.owner.id),
     ):
-        with pytest.raises(room.HostNotModeratable):
+        with pytest.raises(moderation.HostNotModeratable):
             await change
-    with pytest.raises(room.ParticipantNotFound):
-        await room.check_removable(session, live.id, c.outsider.id)
+    with pytest.raises(moderation.ParticipantNotFound):
+        await moderation.check_removable(session, live.id, c.outsider.id)
 
     assert await room.end_live(session, live.id) is True
     assert await room.end_live(session, live.id) is False  # a repeat
