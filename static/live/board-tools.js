@@ -74,7 +74,7 @@ export class BoardTools {
     });
     $("wb-undo").addEventListener("click", () => this.undo());
     $("wb-clear").addEventListener("click", () => {
-      if (window.confirm(`Clear page ${this.view.page + 1} for everyone? This cannot be undone.`)) {
+      if (window.confirm(`Clear page ${this.view.page + 1} for everyone? (Undo my last puts it back.)`)) {
         this.send("clear", {});
       }
     });
