@@ -70,13 +70,19 @@ class ChatMessage:
     id: uuid.UUID
     seq: int
     user_id: uuid.UUID | None
+    author: str | None  # the author's name now; None once the account is deleted
     body: str
     client_id: str
     created_at: datetime
 
     @classmethod
-    def of(cls, row: LiveChatMessage) -> ChatMessage:
-        return cls(row.id, row.seq, row.user_id, row.body, row.client_id, row.created_at)
+    def of(cls, row: LiveChatMessage, author: str | None) -> ChatMessage:
+        return cls(row.id, row.seq, row.user_id, author, row.body, row.client_id, row.created_at)
+
+
+def _with_author() -> Any:
+    """Messages and their authors' names (an author may have been deleted)."""
+    return select(LiveChatMessage, User.name).outerjoin(User, User.id == LiveChatMessage.user_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,12 +151,16 @@ async def send_chat(
     """
     _check_chat(body, client_id)
     await lock_room(session, live_session_id)
-    muted = await session.scalar(
-        select(LiveParticipant.chat_muted).where(
-            LiveParticipant.live_session_id == live_session_id,
-            LiveParticipant.user_id == user_id,
+    muted, author = (
+        await session.execute(
+            select(LiveParticipant.chat_muted, User.name)
+            .join(User, User.id == LiveParticipant.user_id)
+            .where(
+                LiveParticipant.live_session_id == live_session_id,
+                LiveParticipant.user_id == user_id,
+            )
         )
-    )
+    ).one_or_none() or (None, None)
     earlier = await session.scalar(
         select(LiveChatMessage).where(
             LiveChatMessage.live_session_id == live_session_id,
@@ -159,7 +169,7 @@ async def send_chat(
         )
     )
     if earlier is not None:
-        return ChatMessage.of(earlier), False
+        return ChatMessage.of(earlier, author), False
     if muted:
         raise ChatMuted()
     seq = await session.scalar(
@@ -179,33 +189,33 @@ async def send_chat(
     )
     session.add(row)
     await session.flush()
-    return ChatMessage.of(row), True
+    return ChatMessage.of(row, author), True
 
 
 async def history(
     session: AsyncSession, live_session_id: uuid.UUID, after_seq: int, limit: int = MAX_HISTORY
 ) -> list[ChatMessage]:
     """Messages with ``seq > after_seq``, oldest first, at most ``limit`` (≤ MAX_HISTORY)."""
-    rows = await session.scalars(
-        select(LiveChatMessage)
+    rows = await session.execute(
+        _with_author()
         .where(LiveChatMessage.live_session_id == live_session_id, LiveChatMessage.seq > after_seq)
         .order_by(LiveChatMessage.seq)
         .limit(min(limit, MAX_HISTORY))
     )
-    return [ChatMessage.of(r) for r in rows]
+    return [ChatMessage.of(r, name) for r, name in rows]
 
 
 async def tail(
     session: AsyncSession, live_session_id: uuid.UUID, limit: int = TAIL
 ) -> list[ChatMessage]:
     """The last ``limit`` messages, oldest first."""
-    rows = await session.scalars(
-        select(LiveChatMessage)
+    rows = await session.execute(
+        _with_author()
         .where(LiveChatMessage.live_session_id == live_session_id)
         .order_by(LiveChatMessage.seq.desc())
         .limit(min(limit, MAX_HISTORY))
     )
-    return [ChatMessage.of(r) for r in reversed(list(rows))]
+    return [ChatMessage.of(r, name) for r, name in reversed(list(rows))]
 
 
 async def last_seq(session: AsyncSession, live_session_id: uuid.UUID) -> int:

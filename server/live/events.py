@@ -123,6 +123,7 @@ def message_out(m: room.ChatMessage) -> dict[str, Any]:
         "seq": m.seq,
         "id": str(m.id),
         "user_id": str(m.user_id) if m.user_id else None,
+        "author": m.author,
         "body": m.body,
         "client_id": m.client_id,
         "created_at": m.created_at.isoformat(),

@@ -75,7 +75,7 @@ export class Chat {
     li.dataset.seq = String(m.seq);
     li.dataset.userId = m.user_id;
     const head = el("p", null, "chat-head");
-    const who = el("span", this.room.people.nameOf(m.user_id), "chat-name");
+    const who = el("span", this.room.people.nameOf(m.user_id, m.author), "chat-name");
     who.dataset.userId = m.user_id;
     const when = el("time", TIME.format(new Date(m.created_at)), "muted");
     when.dateTime = m.created_at;

@@ -50,10 +50,11 @@ export class People {
     this.removed = new Map((state.removed || []).map((r) => [r.user_id, r]));
   }
 
-  nameOf(userId) {
+  /** A user's name: from the people seen in the room, else the name a message carries. */
+  nameOf(userId, author = null) {
     const you = this.room.you;
     if (you && userId === you.user_id) return `${you.name} (you)`;
-    return this.names.get(userId) || "A former participant";
+    return this.names.get(userId) || author || "A former participant";
   }
 
   upsert(p) {

@@ -53,6 +53,7 @@ async def test_connect_join_and_chat_both_ways(world: World) -> None:
     sent = data(await pupil.call("chat:send", {"body": "hello", "client_id": "s1"}))
     assert sent["seq"] == 1
     assert sent["user_id"] == world.ids["student"]
+    assert sent["author"] == "Student"  # the name, for readers who never saw the author
     assert sent["body"] == "hello"
     got = await host.wait("chat:message")
     assert got == [sent]
@@ -70,6 +71,7 @@ async def test_connect_join_and_chat_both_ways(world: World) -> None:
 
     state = data(await host.call("join"))
     assert [m["seq"] for m in state["chat"]] == [1, 2]
+    assert [m["author"] for m in state["chat"]] == ["Student", "Owner"]
     assert state["last_seq"] == 2
 
     await pupil.close()
