@@ -129,7 +129,9 @@ class LiveRoom {
     status.dataset.state = state;
     status.textContent = text;
     const usable = state === "connected";
-    this.chat.enable(usable);
+    // While reconnecting, chat can still be written: messages wait as pending and go out
+    // after the next sync (resent with the same client_id, so never twice).
+    this.chat.enable(usable || (state === "disconnected" && Boolean(this.you)));
     $("hand-toggle").disabled = !usable;
   }
 
