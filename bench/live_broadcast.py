@@ -27,7 +27,7 @@ local (node A) and remote (node B) latency separately; Node x2 with @socket.io/r
 the baseline.
 
     python bench/live_broadcast.py --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/test
-    python bench/live_broadcast.py --database-url ... --quick            # about 2 minutes
+    python bench/live_broadcast.py --database-url ... --quick            # 2-3 minutes
     python bench/live_broadcast.py --database-url ... --two-node --redis-url redis://127.0.0.1:6379/14
 
 Node's side needs ``npm ci`` in bench/live (socket.io pinned in package-lock.json); without
