@@ -80,6 +80,16 @@ class Settings(BaseSettings):
         ge=64 * 1024,
         description="Unsent bytes a /live connection may hold before it is dropped as too slow.",
     )
+    ice_servers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="STUN/TURN URLs handed to room members (none: host candidates only).",
+    )
+    turn_secret: SecretStr | None = Field(
+        default=None, description="coturn's static-auth-secret (TURN REST API credentials)."
+    )
+    turn_ttl: int = Field(
+        default=3600, ge=60, le=86400, description="Seconds a TURN credential stays valid."
+    )
 
     mail_from: str = "Seminar <no-reply@localhost>"
     smtp_host: str | None = None
@@ -112,6 +122,21 @@ class Settings(BaseSettings):
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [v.strip().rstrip("/") for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("ice_servers", mode="before")
+    @classmethod
+    def _split_ice_servers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("ice_servers")
+    @classmethod
+    def _ice_schemes(cls, value: list[str]) -> list[str]:
+        for url in value:
+            if not url.lower().startswith(("stun:", "stuns:", "turn:", "turns:")):
+                raise ValueError(f"{url!r} is not a stun:, stuns:, turn: or turns: URL")
         return value
 
     @model_validator(mode="after")
@@ -149,6 +174,11 @@ class Settings(BaseSettings):
         return not (host in ("localhost", "127.0.0.1", "::1") and self.env != "production")
 
     @property
+    def turn_secret_value(self) -> str | None:
+        """The TURN secret, ``None`` when unset or empty."""
+        return (self.turn_secret.get_secret_value() if self.turn_secret else "") or None
+
+    @property
     def workers_in_process(self) -> bool:
         return self.embedded_database if self.run_workers is None else self.run_workers
 
@@ -167,6 +197,10 @@ class Settings(BaseSettings):
             missing.append("SEMINAR_PUBLIC_URL must be https:// in production")
         if self.smtp_host is None:
             missing.append("SEMINAR_SMTP_HOST (password reset emails must be delivered)")
+        if not self.turn_secret_value and any(
+            u.lower().startswith(("turn:", "turns:")) for u in self.ice_servers
+        ):
+            missing.append("SEMINAR_TURN_SECRET (SEMINAR_ICE_SERVERS has TURN URLs)")
         if missing:
             raise SettingsError(
                 "SEMINAR_ENV=production refuses to start; set: " + "; ".join(missing)

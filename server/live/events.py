@@ -5,6 +5,7 @@ with the same problem shape and codes as HTTP (server/problems.py)."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -17,6 +18,7 @@ from lms_core.live.room_models import (
     MAX_POLL_QUESTION_CHARS,
     MIN_POLL_OPTIONS,
 )
+from server.live import ice
 
 
 class Payload(BaseModel):
@@ -142,6 +144,13 @@ def participant_out(p: room.Participant) -> dict[str, Any]:
         "hand_raised_at": p.hand_raised_at.isoformat() if p.hand_raised_at else None,
         "chat_muted": p.chat_muted,
     }
+
+
+def ice_out(found: ice.IceServers) -> dict[str, Any]:
+    """The ack of ``media:ice``: RTCIceServer dicts, and when the TURN credential expires."""
+    at = found.expires
+    expires = None if at is None else datetime.fromtimestamp(at, UTC).isoformat()
+    return {"ice_servers": found.servers, "expires_at": expires}
 
 
 def ok(data: Any) -> dict[str, Any]:

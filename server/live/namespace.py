@@ -34,7 +34,7 @@ from lms_core.live import moderation, nodes, polls, room, whiteboard
 from lms_core.live.errors import LiveSessionNotLive
 from lms_core.live.models import LiveRole, LiveSession, LiveSessionStatus
 from lms_core.live.room_models import WhiteboardOpKind
-from server.live import events
+from server.live import events, ice
 from server.live.auth import Connection, authenticate
 from server.problems import from_domain, problem
 from server.state import DATABASE, SETTINGS
@@ -115,6 +115,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "poll:close": (events.PollClose, self._poll_close),
             "wb:op": (events.WhiteboardOp, self._wb_op),
             "wb:history": (events.WhiteboardHistory, self._wb_history),
+            "media:ice": (events.Empty, self._media_ice),
         }
 
     def _transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
@@ -468,6 +469,24 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "more": len(found) > p.limit,
             "last_seq": last_seq,
         }
+
+    # --- media (the SFU's signalling; docs/live-protocol.md "Media (SFU) signalling") -------
+
+    async def _media_ice(self, sid: str, conn: Connection, _: events.Empty) -> dict[str, Any]:
+        # Only for a member of a live room: the socket's own room (never one the client names),
+        # not removed since it connected (the kick follows a removal by 0.1 s).
+        async with self._transaction() as session:
+            await self._require_live(session, conn)
+            await moderation.check_not_removed(session, conn.live_session_id, conn.user_id)
+        settings = self._app[SETTINGS]
+        found = ice.ice_servers(
+            settings.ice_servers,
+            settings.turn_secret_value,
+            settings.turn_ttl,
+            str(conn.user_id),
+            time.time(),
+        )
+        return events.ice_out(found)
 
 
 def _removed_notice(live_session_id: uuid.UUID) -> dict[str, Any]:
