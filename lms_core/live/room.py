@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from lms_core.accounts.models import User
 from lms_core.clock import utcnow
@@ -150,46 +151,89 @@ async def send_chat(
     caller commits, then broadcasts only what was created.
     """
     _check_chat(body, client_id)
-    await lock_room(session, live_session_id)
-    muted, author = (
+    # One read, no lock: the author's name and mute, and an earlier message with this client_id.
+    earlier = aliased(LiveChatMessage)
+    found = (
         await session.execute(
-            select(LiveParticipant.chat_muted, User.name)
-            .join(User, User.id == LiveParticipant.user_id)
-            .where(
-                LiveParticipant.live_session_id == live_session_id,
-                LiveParticipant.user_id == user_id,
+            select(User.name, LiveParticipant.chat_muted, earlier)
+            .select_from(User)
+            .outerjoin(
+                LiveParticipant,
+                (LiveParticipant.live_session_id == live_session_id)
+                & (LiveParticipant.user_id == User.id),
             )
+            .outerjoin(
+                earlier,
+                (earlier.live_session_id == live_session_id)
+                & (earlier.user_id == User.id)
+                & (earlier.client_id == client_id),
+            )
+            .where(User.id == user_id)
         )
-    ).one_or_none() or (None, None)
-    earlier = await session.scalar(
-        select(LiveChatMessage).where(
-            LiveChatMessage.live_session_id == live_session_id,
-            LiveChatMessage.user_id == user_id,
-            LiveChatMessage.client_id == client_id,
-        )
-    )
-    if earlier is not None:
-        return ChatMessage.of(earlier, author), False
+    ).one_or_none()
+    author, muted, stored = found if found is not None else (None, None, None)
+    if stored is not None:
+        return ChatMessage.of(stored, author), False
     if muted:
         raise ChatMuted()
-    seq = await session.scalar(
+    message = await _append(session, live_session_id, user_id, body, client_id)
+    if message is None:  # a concurrent resend of this client_id got in first: that one
+        stored = await session.scalar(
+            select(LiveChatMessage).where(
+                LiveChatMessage.live_session_id == live_session_id,
+                LiveChatMessage.user_id == user_id,
+                LiveChatMessage.client_id == client_id,
+            )
+        )
+        assert stored is not None
+        return ChatMessage.of(stored, author), False
+    return ChatMessage.of(message, author), True
+
+
+async def _append(
+    session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID, body: str, client_id: str
+) -> LiveChatMessage | None:
+    """Take the room's next seq and store the message. The UPDATE locks the room's row until the
+    commit, so sends to a room are serialised across processes and the sequence has no gaps.
+    ``None`` if the same ``client_id`` was stored meanwhile (a concurrent resend): the seq just
+    taken is given back, which is safe as the row lock is still held."""
+    seq = await session.scalar(_next_seq(live_session_id, +1))
+    if seq is None:  # nobody has connected yet: the room has no row
+        await ensure_room(session, live_session_id)
+        seq = await session.scalar(_next_seq(live_session_id, +1))
+    stored = await session.scalar(
+        insert(LiveChatMessage)
+        .values(
+            id=uuid.uuid4(),
+            live_session_id=live_session_id,
+            seq=seq,
+            user_id=user_id,
+            body=body,
+            client_id=client_id,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(
+            index_elements=[
+                LiveChatMessage.live_session_id,
+                LiveChatMessage.user_id,
+                LiveChatMessage.client_id,
+            ]
+        )
+        .returning(LiveChatMessage),
+        execution_options={"populate_existing": True},
+    )
+    if stored is None:
+        await session.execute(_next_seq(live_session_id, -1))
+    return stored
+
+
+def _next_seq(live_session_id: uuid.UUID, step: int) -> Any:
+    return (
         update(LiveRoom)
         .where(LiveRoom.live_session_id == live_session_id)
-        .values(last_seq=LiveRoom.last_seq + 1)
+        .values(last_seq=LiveRoom.last_seq + step)
         .returning(LiveRoom.last_seq)
     )
-    assert seq is not None
-    row = LiveChatMessage(
-        live_session_id=live_session_id,
-        seq=seq,
-        user_id=user_id,
-        body=body,
-        client_id=client_id,
-        created_at=utcnow(),
-    )
-    session.add(row)
-    await session.flush()
-    return ChatMessage.of(row, author), True
 
 
 async def history(

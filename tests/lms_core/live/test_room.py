@@ -67,6 +67,41 @@ async def test_concurrent_sends_get_gapless_unique_seqs(engine: AsyncEngine) -> 
             await s.execute(delete(User).where(User.id.in_(user_ids)))
 
 
+async def test_a_resend_racing_its_original_is_stored_once_without_a_gap(
+    engine: AsyncEngine,
+) -> None:
+    """Two sends of one client_id in flight at once (the client resent before the first ack):
+    one message, one seq, and the next message takes the next seq."""
+    factory = create_session_factory(engine)
+    async with unit_of_work(factory) as s:
+        c = await cast(s)
+        live = await schedule(s, c.owner, c.course)
+        await service.start(s, c.owner, live.id)
+    course_id = c.course.id
+    user_ids = [a.id for a in (c.owner, c.co, c.ta, c.student, c.outsider, c.admin)]
+
+    async def send(client_id: str) -> tuple[int, bool]:
+        async with unit_of_work(factory) as s:
+            msg, created = await room.send_chat(s, live.id, c.student.id, "twice", client_id)
+            return msg.seq, created
+
+    try:
+        for round_ in range(5):
+            (seq_a, new_a), (seq_b, new_b) = await asyncio.gather(
+                send(f"r{round_}"), send(f"r{round_}")
+            )
+            assert seq_a == seq_b == round_ + 1
+            assert sorted([new_a, new_b]) == [False, True]
+        async with factory() as s:
+            assert await room.last_seq(s, live.id) == 5
+            got = await room.history(s, live.id, after_seq=0)
+            assert [m.seq for m in got] == [1, 2, 3, 4, 5]
+    finally:
+        async with unit_of_work(factory) as s:
+            await s.execute(delete(Course).where(Course.id == course_id))
+            await s.execute(delete(User).where(User.id.in_(user_ids)))
+
+
 async def _resend(factory: object, live_id: object, user_id: object, client_id: str) -> int:
     async with unit_of_work(factory) as s:  # type: ignore[arg-type]
         msg, created = await room.send_chat(s, live_id, user_id, "message 1", client_id)  # type: ignore[arg-type]
