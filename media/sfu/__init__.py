@@ -1,0 +1,1 @@
+"""A selective forwarding unit on aiortc: RTP forwarded to each subscriber without transcoding."""
