@@ -726,6 +726,7 @@ int main(int argc, char **argv) {
             break;
         }
         retried = 0;
+        if (r + 1 == nrates) break;
         /* pause between phases */
         uint64_t tp = now_us();
         while (now_us() - tp < 1500000) pump(50);
