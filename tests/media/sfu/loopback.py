@@ -193,6 +193,7 @@ class Classroom:
         self.publications: dict[str, Publication] = {}
         self.subscribers: list[Subscriber] = []
         self.publisher_keyframe_requests = 0
+        self._publisher_asked = asyncio.Event()
 
     async def start(self) -> None:
         transceiver = self.publisher_pc.addTransceiver(self.video, direction="sendonly")
@@ -216,8 +217,15 @@ class Classroom:
         def on_request() -> None:
             self.publisher_keyframe_requests += 1
             produce_keyframe()
+            self._publisher_asked.set()
 
         aiortc_hooks.intercept_keyframe_requests(sender, on_request)
+
+    async def wait_publisher_keyframe_requests(self, count: int, within: float) -> None:
+        async with asyncio.timeout(within):
+            while self.publisher_keyframe_requests < count:
+                self._publisher_asked.clear()
+                await self._publisher_asked.wait()
 
     async def subscribe(self) -> Subscriber:
         loop = asyncio.get_running_loop()
