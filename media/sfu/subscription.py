@@ -55,6 +55,7 @@ class Subscription:
         self.waiting_for_keyframe = self.kind == "video"
         self.closed = False
         self.forwarded = 0
+        self.held_back = 0
         self.keyframe_requests = 0
         self._rewriter = StreamRewriter(
             publication.codec.clockRate,
@@ -119,6 +120,7 @@ class Subscription:
         if packet.ssrc != rewriter.source:
             if self.kind == "video" and (repair or not keyframe_start):
                 self.waiting_for_keyframe = True
+                self.held_back += 1
                 return
             rewriter.start(packet.ssrc, packet.sequence_number, packet.timestamp, now)
             self.waiting_for_keyframe = False

@@ -183,11 +183,16 @@ class Subscriber:
 class Classroom:
     """A publisher's tracks through a :class:`Router` to any number of subscribers."""
 
-    def __init__(self, *, video_codec: str = "video/VP8", audio: bool = True) -> None:
+    def __init__(
+        self, *, video_codec: str = "video/VP8", audio: bool = True, keyframe_delay: float = 0
+    ) -> None:
+        """``keyframe_delay``: the publisher answers a keyframe request that much later (a
+        busy encoder), so a joining subscriber sees inter frames first."""
         self.router = Router()
         self.video = NumberedVideoTrack()
         self.audio = ToneAudioTrack() if audio else None
         self.video_codec = video_codec
+        self.keyframe_delay = keyframe_delay
         self.publisher_pc = make_pc()
         self.sfu_publisher_pc = make_pc()
         self.publications: dict[str, Publication] = {}
@@ -216,7 +221,10 @@ class Classroom:
 
         def on_request() -> None:
             self.publisher_keyframe_requests += 1
-            produce_keyframe()
+            if self.keyframe_delay:
+                asyncio.get_running_loop().call_later(self.keyframe_delay, produce_keyframe)
+            else:
+                produce_keyframe()
             self._publisher_asked.set()
 
         aiortc_hooks.intercept_keyframe_requests(sender, on_request)

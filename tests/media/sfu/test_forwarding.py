@@ -77,3 +77,39 @@ async def test_h264_is_forwarded_and_decodes() -> None:
             assert_publishers_frames(room, subscriber)
     finally:
         await room.close()
+
+
+async def test_a_new_subscriber_is_held_until_a_keyframe_starts() -> None:
+    room = Classroom(audio=False, keyframe_delay=0.4)
+    await room.start()
+    try:
+        early = await room.subscribe()
+        await early.wait_frames(30)
+        late = await room.subscribe()
+        await late.wait_frames(10)
+        held_back = late.subscriptions["video"].held_back
+        assert held_back > 0, "the publisher's inter frames before the keyframe were held back"
+        assert_publishers_frames(room, late)
+        numbers = late.video.numbers
+        assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+    finally:
+        await room.close()
+
+
+async def test_unsubscribing_stops_that_subscriber_only(classroom: Classroom) -> None:
+    leaving, staying = await classroom.subscribe(), await classroom.subscribe()
+    await leaving.wait_frames(10)
+    await staying.wait_frames(10)
+    video = classroom.publications["video"]
+    subscription = leaving.subscriptions["video"]
+    subscription.close()
+    assert subscription.closed
+    assert subscription not in video.subscriptions
+    forwarded = subscription.forwarded
+    await staying.wait_frames(len(staying.video.numbers) + 15)
+    assert subscription.forwarded == forwarded
+
+    await staying.sfu_pc.close()  # the subscriber's connection ends: its subscriptions go too
+    assert all(s.closed for s in staying.subscriptions.values())
+    assert video.subscriptions == ()
+    assert classroom.publications["audio"].subscriptions == (leaving.subscriptions["audio"],)
