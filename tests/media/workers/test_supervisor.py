@@ -94,9 +94,7 @@ async def test_workers_start_and_answer() -> None:
             assert handle.stats is not None
             assert handle.client is not None
             await handle.client.ping()
-        picked = supervisor.pick()
-        assert picked is not None
-        assert picked.worker_id == "sfu-0"
+        assert supervisor.pick() in workers  # both idle: the lower CPU of the last stats
         assert supervisor.worker("sfu-1") is workers[1]
         assert supervisor.worker("sfu-9") is None
     assert lost == []
