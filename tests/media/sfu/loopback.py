@@ -173,6 +173,13 @@ class Subscriber:
     def time_to_first_frame(self) -> float:
         return self.video.arrivals[0] - self.joined_at
 
+    async def sender_reports(self, kind: str) -> int:
+        """Packets the SFU's last RTCP sender report for ``kind`` counted (0: none yet)."""
+        stats = await self.receivers[kind].getStats()
+        return max(
+            (s.packetsSent for s in stats.values() if s.type == "remote-outbound-rtp"), default=0
+        )
+
     async def send_pli(self) -> None:
         """Ask the SFU for a keyframe, as a browser does after loss."""
         sender_ssrc = self.subscriptions["video"].ssrc
@@ -184,15 +191,21 @@ class Classroom:
     """A publisher's tracks through a :class:`Router` to any number of subscribers."""
 
     def __init__(
-        self, *, video_codec: str = "video/VP8", audio: bool = True, keyframe_delay: float = 0
+        self,
+        *,
+        video_codec: str = "video/VP8",
+        audio: bool = True,
+        keyframe_delay: float = 0,
     ) -> None:
         """``keyframe_delay``: the publisher answers a keyframe request that much later (a
-        busy encoder), so a joining subscriber sees inter frames first."""
+        busy encoder), so a joining subscriber sees inter frames first. Set
+        ``keyframe_requests_to_ignore`` to have it ignore the next ones (lost on the way)."""
         self.router = Router()
         self.video = NumberedVideoTrack()
         self.audio = ToneAudioTrack() if audio else None
         self.video_codec = video_codec
         self.keyframe_delay = keyframe_delay
+        self.keyframe_requests_to_ignore = 0
         self.publisher_pc = make_pc()
         self.sfu_publisher_pc = make_pc()
         self.publications: dict[str, Publication] = {}
@@ -221,6 +234,9 @@ class Classroom:
 
         def on_request() -> None:
             self.publisher_keyframe_requests += 1
+            if self.keyframe_requests_to_ignore > 0:
+                self.keyframe_requests_to_ignore -= 1
+                return
             if self.keyframe_delay:
                 asyncio.get_running_loop().call_later(self.keyframe_delay, produce_keyframe)
             else:

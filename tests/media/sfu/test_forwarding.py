@@ -3,6 +3,7 @@ publisher's content."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 
 import pytest
@@ -41,6 +42,14 @@ async def test_two_subscribers_decode_the_publishers_video_and_audio(classroom: 
         assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
     video = classroom.publications["video"]
     assert video.codec.name == "VP8"
+    # the SFU's sender reports count what was forwarded to each subscriber
+    for kind in ("video", "audio"):
+        async with asyncio.timeout(5):
+            # RTCP comes every 0.5-1.5 s; the stats have no event to wait on
+            while not await first.sender_reports(kind):  # noqa: ASYNC110
+                await asyncio.sleep(0.1)
+        reported = await first.sender_reports(kind)
+        assert 0 < reported <= first.subscriptions[kind].forwarded
     assert classroom.publications["audio"].codec.name == "opus"
     assert all(s.forwarded > 0 for s in video.subscriptions)
 
@@ -113,3 +122,21 @@ async def test_unsubscribing_stops_that_subscriber_only(classroom: Classroom) ->
     assert all(s.closed for s in staying.subscriptions.values())
     assert video.subscriptions == ()
     assert classroom.publications["audio"].subscriptions == (leaving.subscriptions["audio"],)
+
+
+async def test_a_waiting_subscriber_asks_again_when_its_keyframe_request_is_lost() -> None:
+    room = Classroom(audio=False)
+    await room.start()
+    try:
+        early = await room.subscribe()
+        await early.wait_frames(30)
+        requests = room.publisher_keyframe_requests
+        room.keyframe_requests_to_ignore = 1
+        late = await room.subscribe()  # its join PLI is lost
+        await late.wait_frames(10, within=10)
+        assert room.publisher_keyframe_requests >= requests + 2  # asked again ~1 s later
+        assert late.subscriptions["video"].held_back > 0
+        assert_publishers_frames(room, late)
+        print(f"after a lost join PLI: first frame {late.time_to_first_frame * 1000:.0f} ms")
+    finally:
+        await room.close()
