@@ -48,6 +48,7 @@ from server.metrics import DbPoolCollector, HttpMetrics
 from server.ratelimit import RateLimiter
 from server.security_headers import add_security_headers
 from server.settings import Settings
+from server.sfu import sfu_workers
 from server.shutdown import IN_FLIGHT, InFlight, in_flight_middleware
 from server.state import (
     ACCOUNTS,
@@ -129,6 +130,7 @@ def create_app(
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_job_registry(jobs))
     app.cleanup_ctx.append(_accounts(hasher or PasswordHasher()))
+    app.cleanup_ctx.append(sfu_workers)  # media worker processes, started and supervised
     if settings.workers_in_process:
         app.cleanup_ctx.append(mail_dispatcher)
         app.cleanup_ctx.append(job_runner)

@@ -1,11 +1,13 @@
-"""The ``seminar`` command: serve, migrate, create-admin, worker."""
+"""The ``seminar`` command: serve, migrate, create-admin, worker, sfu-worker."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 import sys
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
@@ -23,7 +25,8 @@ from lms_core.db import create_engine, create_session_factory, unit_of_work
 from lms_core.errors import DomainError
 from lms_core.mail.service import Mailer
 from lms_core.migrate import current_revision, migrate
-from server import shutdown
+from media.workers.worker import DEFAULT_CAPACITY, DEFAULT_UDP_RCVBUF, WorkerConfig, run_worker
+from server import __version__, shutdown
 from server.app import create_app, open_storage
 from server.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
 from server.jobs import job_registry, run_job_runner
@@ -251,3 +254,52 @@ async def _worker(settings: Settings) -> None:
         await storage.close()
         await engine.dispose()
         log.info("worker stopped")
+
+
+@main.command(name="sfu-worker")
+@click.option(
+    "--worker-id", default=None, help="Name the control plane knows it by [default: host-pid]."
+)
+@click.option(
+    "--control-socket",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Unix socket to take control requests on (instead of TCP).",
+)
+@click.option("--control-host", default="127.0.0.1", show_default=True, help="TCP interface.")
+@click.option("--control-port", type=int, default=0, show_default=True, help="TCP port (0: any).")
+@click.option(
+    "--capacity", type=int, default=None, help="Subscribers it should carry [default: 40]."
+)
+@click.option(
+    "--udp-rcvbuf", type=int, default=None, help="SO_RCVBUF of media sockets [default: 4 MiB]."
+)
+@click.option(
+    "--exit-on-stdin-eof", is_flag=True, help="Stop when stdin closes (a parent process died)."
+)
+def sfu_worker(
+    worker_id: str | None,
+    control_socket: Path | None,
+    control_host: str,
+    control_port: int,
+    capacity: int | None,
+    udp_rcvbuf: int | None,
+    exit_on_stdin_eof: bool,
+) -> None:
+    """Run one SFU media worker until SIGTERM (or a `shutdown` request).
+
+    `serve` starts and supervises its own (SEMINAR_SFU_WORKERS); run this on other nodes. The
+    control channel has no authentication: listen on a Unix socket or a private interface.
+    """
+    _settings()  # logging as configured for the other commands
+    config = WorkerConfig(
+        worker_id=worker_id or f"{socket.gethostname()}-{os.getpid()}",
+        control_socket=control_socket,
+        control_host=control_host,
+        control_port=control_port,
+        capacity=DEFAULT_CAPACITY if capacity is None else capacity,
+        udp_rcvbuf=DEFAULT_UDP_RCVBUF if udp_rcvbuf is None else udp_rcvbuf,
+        exit_on_stdin_eof=exit_on_stdin_eof,
+        version=__version__,
+    )
+    _run_loop(run_worker(config))

@@ -91,6 +91,13 @@ class Settings(BaseSettings):
         default=3600, ge=60, le=86400, description="Seconds a TURN credential stays valid."
     )
 
+    sfu_workers: int | None = Field(
+        default=None,
+        ge=0,
+        le=1024,
+        description="SFU worker processes `serve` starts; default: one per CPU; 0: none.",
+    )
+
     mail_from: str = "Seminar <no-reply@localhost>"
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -177,6 +184,15 @@ class Settings(BaseSettings):
     def turn_secret_value(self) -> str | None:
         """The TURN secret, ``None`` when unset or empty."""
         return (self.turn_secret.get_secret_value() if self.turn_secret else "") or None
+
+    @property
+    def sfu_worker_count(self) -> int:
+        if self.sfu_workers is not None:
+            return self.sfu_workers
+        try:
+            return len(os.sched_getaffinity(0))  # the CPUs we may run on (containers, taskset)
+        except AttributeError:  # not on macOS
+            return os.cpu_count() or 1
 
     @property
     def workers_in_process(self) -> bool:

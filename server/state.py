@@ -16,6 +16,7 @@ from lms_core.db import SessionFactory
 from lms_core.jobs import JobRegistry
 from lms_core.mail.service import Mailer
 from lms_core.storage import Storage
+from media.workers.supervisor import WorkerSupervisor
 from server.metrics import HttpMetrics
 from server.ratelimit import RateLimiter
 from server.settings import Settings
@@ -38,6 +39,7 @@ REDIS = web.AppKey("redis", Redis)  # present only when REDIS_URL is set
 JOB_REGISTRY = web.AppKey("job_registry", JobRegistry)
 STORAGE: web.AppKey[Storage] = web.AppKey("storage")  # a Protocol: no runtime class to name
 PLAYBACK = web.AppKey("playback_signer", PlaybackSigner)
+SFU_WORKERS = web.AppKey("sfu_workers", WorkerSupervisor)  # server/sfu: media worker processes
 
 REQUEST_ID = web.RequestKey("request_id", str)
 DB_SESSION = web.RequestKey("db_session", AsyncSession)

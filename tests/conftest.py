@@ -171,6 +171,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "public_url": ORIGIN,
         "run_workers": False,
         "log_format": "console",
+        "sfu_workers": 0,  # tests about SFU workers start their own
         **overrides,
     }
     return Settings(**values)
