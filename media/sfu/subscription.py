@@ -67,6 +67,8 @@ class Subscription:
         self._mid: str | None = None
         aiortc_hooks.intercept_keyframe_requests(self.sender, self._on_keyframe_request)
         aiortc_hooks.on_send_parameters(self.sender, self._on_started)
+        self._pc = pc
+        pc.on("connectionstatechange", self._on_connection_state)
 
     @property
     def started(self) -> bool:
@@ -98,11 +100,10 @@ class Subscription:
         self._payload_type = codec.payloadType or 0
         self._mid = parameters.muxId or None
         self._outlet = aiortc_hooks.SenderOutlet(self.sender)
-        self.sender.transport.on("statechange", self._on_transport_state)
         self.publication.subscriber_started(self)
 
-    def _on_transport_state(self) -> None:
-        if self.sender.transport.state in ("closed", "failed"):
+    def _on_connection_state(self) -> None:
+        if self._pc.connectionState in ("closed", "failed"):
             self.close()
 
     def _on_keyframe_request(self) -> None:
