@@ -74,6 +74,7 @@ class WorkerLost:
 
 
 WorkerLostHook = Callable[[WorkerLost], Awaitable[None] | None]
+WorkerEventHook = Callable[[str, Event], None]  # (worker id, event), on the channel's reader
 
 
 @dataclass(frozen=True)
@@ -139,10 +140,17 @@ class WorkerSupervisor:
     """Runs ``config.count`` worker processes until :meth:`stop` (module docstring)."""
 
     def __init__(
-        self, config: SupervisorConfig, *, on_worker_lost: Sequence[WorkerLostHook] = ()
+        self,
+        config: SupervisorConfig,
+        *,
+        on_worker_lost: Sequence[WorkerLostHook] = (),
+        on_worker_event: Sequence[WorkerEventHook] = (),
     ) -> None:
         self.config = config
+        # Called (awaited if async) after a live worker is lost, before it is restarted.
         self.on_worker_lost: list[WorkerLostHook] = list(on_worker_lost)
+        # Called with every event a live worker sends (the forwarding core's events too).
+        self.on_worker_event: list[WorkerEventHook] = list(on_worker_event)
         self._handles: dict[str, WorkerHandle] = {}
         self._slots: list[asyncio.Task[None]] = []
         self._dir: Path | None = None
@@ -300,6 +308,11 @@ class WorkerSupervisor:
         def on_event(event: Event) -> None:
             if isinstance(event, Stopping):
                 handle.stopping = event.reason
+            for hook in list(self.on_worker_event):
+                try:
+                    hook(handle.worker_id, event)
+                except Exception:
+                    log.exception("an on_worker_event hook failed for %s", handle.worker_id)
 
         while True:
             if handle.process.returncode is not None:

@@ -166,9 +166,13 @@ async def _watch_stdin(ctx: WorkerContext) -> None:
     """Stop the worker when stdin reaches EOF: the parent closed it or died."""
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
-    transport, _ = await loop.connect_read_pipe(
-        lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
-    )
+    try:
+        transport, _ = await loop.connect_read_pipe(
+            lambda: asyncio.StreamReaderProtocol(reader), sys.stdin
+        )
+    except (OSError, ValueError) as exc:  # e.g. a regular file: no end to wait for
+        log.error("sfu worker %s cannot watch its stdin: %s", ctx.config.worker_id, exc)
+        return
     try:
         while await reader.read(4096):
             pass  # nothing is sent on stdin; its end is the message

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 import pytest
 
+from media.workers.protocol import Event, Stopping
 from media.workers.supervisor import (
     SupervisorConfig,
     WorkerLoad,
@@ -135,7 +136,7 @@ async def test_a_hung_worker_is_detected_by_missed_pings() -> None:
         await _wait_for(lambda: supervisor.worker("sfu-0") is not None)
 
 
-async def test_an_async_hook_is_awaited_and_a_failing_one_is_contained() -> None:
+async def test_hooks_async_and_failing_and_worker_events() -> None:
     lost: list[WorkerLost] = []
     awaited: list[str] = []
 
@@ -146,14 +147,17 @@ async def test_an_async_hook_is_awaited_and_a_failing_one_is_contained() -> None
     def broken_hook(event: WorkerLost) -> None:
         raise RuntimeError("a hook bug")
 
+    events: list[tuple[str, Event]] = []
     async with supervised(replace(FAST, count=1), lost) as supervisor:
         supervisor.on_worker_lost[:0] = [broken_hook, async_hook]
+        supervisor.on_worker_event.append(lambda worker_id, e: events.append((worker_id, e)))
         victim = supervisor.worker("sfu-0")
         assert victim is not None
         assert victim.client is not None
         await victim.client.shutdown()  # a worker that stops by itself is lost too
         await _wait_for(lambda: lost)
         assert awaited == ["sfu-0"]
+        assert events[0] == ("sfu-0", Stopping(reason="shutdown"))
         assert lost[0].reason == "exited"
         assert lost[0].returncode == 0
         await _wait_for(lambda: supervisor.worker("sfu-0") is not None)
