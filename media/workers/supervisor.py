@@ -31,7 +31,7 @@ from typing import Literal
 
 from media.workers.client import ChannelClosed, WorkerClient, WorkerError
 from media.workers.protocol import Event, StatsReport, Stopping, Welcome
-from media.workers.worker import DEFAULT_CAPACITY, DEFAULT_UDP_RCVBUF
+from media.workers.worker import DEFAULT_CAPACITY, DEFAULT_UDP_RCVBUF, SOCKET_DIR_PREFIX
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +179,7 @@ class WorkerSupervisor:
         :class:`WorkerStartError` (after stopping the others) if one does not."""
         if self.config.count == 0:
             return
-        self._dir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="seminar-sfu-"))
+        self._dir = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix=SOCKET_DIR_PREFIX))
         loop = asyncio.get_running_loop()
         ready: list[asyncio.Future[None]] = []
         for slot in range(self.config.count):

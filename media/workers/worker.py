@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 # about 40 subscribers at <= 50% of a core.
 DEFAULT_UDP_RCVBUF = 4 * 1024 * 1024
 DEFAULT_CAPACITY = 40
+# The private directory a supervisor makes for its workers' sockets (tempfile prefix).
+SOCKET_DIR_PREFIX = "seminar-sfu-"
 
 
 @dataclass(frozen=True)
@@ -246,6 +248,12 @@ async def run_worker(
         if config.control_socket is not None:
             with contextlib.suppress(FileNotFoundError):
                 config.control_socket.unlink()
+            if reason == "parent_gone" and config.control_socket.parent.name.startswith(
+                SOCKET_DIR_PREFIX
+            ):
+                # The supervisor died without removing its directory: the last worker out does.
+                with contextlib.suppress(OSError):
+                    config.control_socket.parent.rmdir()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
     log.info("sfu worker %s stopped (%s)", config.worker_id, reason)

@@ -119,6 +119,18 @@ async def test_serve_starts_two_workers_and_stops_them(database_url: str, tmp_pa
 async def test_workers_do_not_outlive_a_killed_serve(database_url: str, tmp_path: Path) -> None:
     async with serve_with_workers(database_url, tmp_path) as (process, workers):
         assert len(workers) == 2
+        sockets = await asyncio.to_thread(_socket_dirs, workers)
+        assert len(sockets) == 1
         process.kill()  # no cleanup runs: only the closed stdin pipe tells the workers
         await process.wait()
         await _gone(workers)
+        # The last worker out removed the socket directory the supervisor could not.
+        assert not await asyncio.to_thread(sockets.pop().exists)
+
+
+def _socket_dirs(pids: list[int]) -> set[Path]:
+    dirs = set()
+    for pid in pids:
+        args = psutil.Process(pid).cmdline()
+        dirs.add(Path(args[args.index("--control-socket") + 1]).parent)
+    return dirs
