@@ -114,6 +114,12 @@ class World:
         self.servers.append(server)
         return server
 
+    async def two_nodes(self, redis_url: str) -> None:
+        """Replace the fixture's node (no Redis) by two nodes sharing ``redis_url``."""
+        await self.servers.pop(0).close()
+        await self.start_server(redis_url=redis_url)
+        await self.start_server(redis_url=redis_url)
+
     async def person(self, label: str, role: Role = Role.STUDENT) -> AppClient:
         client: AppClient = await self.aiohttp_client(self.servers[0], headers={"Origin": ORIGIN})
         email = f"live-{label}-{uuid.uuid4().hex[:8]}@example.com"

@@ -231,9 +231,7 @@ async def test_a_clean_shutdown_removes_the_node(world: World) -> None:
 async def test_a_sweep_on_one_node_reaches_the_room_on_another(
     world: World, redis_url: str
 ) -> None:
-    await world.servers.pop(0).close()  # the fixture's node has no Redis; these two share it
-    await world.start_server(redis_url=redis_url)
-    await world.start_server(redis_url=redis_url)
+    await world.two_nodes(redis_url)
     host, _, live_id = await _room(world)  # on node 0
     dead = await _dead_node(world)
     await _connect_on(world, dead, live_id, "student")

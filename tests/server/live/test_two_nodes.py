@@ -12,10 +12,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 async def test_chat_and_presence_cross_nodes(world: World, redis_url: str) -> None:
-    # The fixture's first server has no Redis; these two share it.
-    await world.servers.pop(0).close()
-    await world.start_server(redis_url=redis_url)
-    await world.start_server(redis_url=redis_url)
+    await world.two_nodes(redis_url)
     owner = await world.person("owner", Role.INSTRUCTOR)
     student = await world.person("student")
     live_id = await world.live_session(owner, "student")
@@ -37,9 +34,7 @@ async def test_chat_and_presence_cross_nodes(world: World, redis_url: str) -> No
 async def test_end_and_removal_cross_nodes(world: World, redis_url: str) -> None:
     """The REST end on node 1 (the HTTP process) disconnects sockets on node 2 too; a removal
     asked on node 1 disconnects the user's sockets on both."""
-    await world.servers.pop(0).close()
-    await world.start_server(redis_url=redis_url)
-    await world.start_server(redis_url=redis_url)
+    await world.two_nodes(redis_url)
     owner = await world.person("owner", Role.INSTRUCTOR)
     student = await world.person("student")
     live_id = await world.live_session(owner, "student")

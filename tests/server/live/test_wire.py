@@ -169,9 +169,7 @@ async def test_a_client_too_slow_to_read_is_dropped(world: World) -> None:
 
 
 async def test_rooms_use_one_redis_channel_each(world: World, redis_url: str) -> None:
-    await world.servers.pop(0).close()
-    await world.start_server(redis_url=redis_url)
-    await world.start_server(redis_url=redis_url)
+    await world.two_nodes(redis_url)
     owner = await world.person("owner", Role.INSTRUCTOR)
     student = await world.person("student")
     live_id = await world.live_session(owner, "student")
@@ -194,9 +192,7 @@ async def test_rooms_use_one_redis_channel_each(world: World, redis_url: str) ->
 async def test_a_node_that_lost_redis_tells_its_members_to_resync(
     world: World, redis_url: str
 ) -> None:
-    await world.servers.pop(0).close()
-    await world.start_server(redis_url=redis_url)
-    await world.start_server(redis_url=redis_url)
+    await world.two_nodes(redis_url)
     owner = await world.person("owner", Role.INSTRUCTOR)
     student = await world.person("student")
     live_id = await world.live_session(owner, "student")
