@@ -34,8 +34,11 @@ async def run(database_url: str, *args: str, stdin: str = "") -> tuple[int, str]
 async def test_help_explains_every_command(database_url: str) -> None:
     code, out = await run(database_url, "--help")
     assert code == 0
-    for command in ("serve", "migrate", "create-admin", "worker"):
+    for command in ("serve", "migrate", "create-admin", "worker", "sfu-worker"):
         assert command in out
+    code, out = await run(database_url, "sfu-worker", "--help")
+    assert code == 0
+    assert "--control-socket" in out
     code, out = await run(database_url, "serve", "--help")
     assert "--data-dir" in out
     assert "--port" in out
