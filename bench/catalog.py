@@ -132,6 +132,7 @@ async def run(args: argparse.Namespace, database_url: str, seeded: Seeded) -> No
         run_workers=False,
         log_level="WARNING",
         db_pool_size=args.concurrency,
+        sfu_workers=0,  # idle SFU workers would only add noise to an HTTP benchmark
     )
     app = create_app(settings)
     # PostgreSQL allows 100 connections: the floor's pool (as large as the concurrency) only

@@ -136,6 +136,7 @@ async def run(args: argparse.Namespace, database_url: str) -> None:
         run_workers=False,
         log_level="WARNING",
         register_rate_limit="1000/hour",
+        sfu_workers=0,  # idle SFU workers would only add noise to an HTTP benchmark
     )
     app = create_app(settings, hasher=PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     runner = web.AppRunner(app, access_log=None)

@@ -212,6 +212,7 @@ async def start_servers(
                     "SEMINAR_RUN_WORKERS": "false",
                     "SEMINAR_LOG_LEVEL": "WARNING",
                     "SEMINAR_SHUTDOWN_TIMEOUT": "2",
+                    "SEMINAR_SFU_WORKERS": "0",  # no media here: no idle workers on the core
                     # The sender sends up to hundreds of messages/s; everyone shares the setting.
                     "SEMINAR_LIVE_EVENT_RATE": "100000",
                     "SEMINAR_LIVE_EVENT_BURST": "100000",
