@@ -11,6 +11,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecCapability, RTCRtpCodecParameters
 from aiortc.rtp import RtpPacket
 
 from media.sfu import aiortc_hooks
+from media.sfu.active_speaker import AudioLevel, audio_level
 from media.sfu.errors import NotNegotiated, UnsupportedCodec
 from media.sfu.keyframe_detection import starts_keyframe
 from media.sfu.keyframe_requests import MIN_INTERVAL, KeyframeRequester
@@ -63,6 +64,9 @@ class Publication:
         self.repairs = 0
         self.keyframes = 0
         self.closed = False
+        self.on_audio_level: Callable[[AudioLevel], None] | None = None
+        """Called with the RFC 6464 level of each audio packet that carries one (the active
+        speaker's input), subscribed or not."""
         self._clock = clock
         self._is_video = self.kind == "video"
         self._subscriptions: list[Subscription] = []
@@ -147,6 +151,10 @@ class Publication:
         else:
             return
         self.received += 1
+        if self.on_audio_level is not None and not repair:
+            level = audio_level(packet.extensions)
+            if level is not None:
+                self.on_audio_level(level)
         keyframe_start = (
             self._is_video and not repair and starts_keyframe(self.codec.name, packet.payload)
         )
