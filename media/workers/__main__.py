@@ -11,11 +11,13 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from media.workers.media_host import MediaHost, MediaOptions
 from media.workers.worker import DEFAULT_CAPACITY, DEFAULT_UDP_RCVBUF, WorkerConfig, run_worker
 
 
@@ -49,6 +51,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--capacity", type=int, default=DEFAULT_CAPACITY)
     parser.add_argument("--udp-rcvbuf", type=int, default=DEFAULT_UDP_RCVBUF)
     parser.add_argument("--exit-on-stdin-eof", action="store_true")
+    parser.add_argument(
+        "--ice-servers",
+        default=os.environ.get("SEMINAR_SFU_ICE_SERVERS", "[]"),
+        help="JSON list of RTCIceServer objects for the worker's transports (default "
+        "$SEMINAR_SFU_ICE_SERVERS, else []: host candidates only)",
+    )
+    parser.add_argument(
+        "--media-address",
+        action="append",
+        dest="media_addresses",
+        help="gather host candidates on this address only (repeatable; default: every "
+        "interface but loopback)",
+    )
     parser.add_argument("--log-level", default="INFO")
     parser.add_argument("--log-format", choices=["json", "console"], default="json")
     return parser.parse_args(argv)
@@ -72,12 +87,18 @@ def main(argv: list[str] | None = None) -> None:
         exit_on_stdin_eof=args.exit_on_stdin_eof,
         version=package_version(),
     )
+    ice_servers = json.loads(args.ice_servers)
+    if not isinstance(ice_servers, list) or not all(isinstance(s, dict) for s in ice_servers):
+        raise SystemExit("--ice-servers: a JSON list of objects")
+    setup = MediaHost.setup(
+        MediaOptions(ice_servers=ice_servers, host_addresses=args.media_addresses)
+    )
     try:
         import uvloop  # optional, as for `seminar serve`
     except ImportError:
-        asyncio.run(run_worker(config))
+        asyncio.run(run_worker(config, setup=setup))
     else:
-        uvloop.run(run_worker(config))
+        uvloop.run(run_worker(config, setup=setup))
 
 
 if __name__ == "__main__":

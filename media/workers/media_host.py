@@ -1,0 +1,435 @@
+"""A worker's media: one :class:`~media.sfu.Router` driven by the media messages.
+
+``run_worker(config, setup=MediaHost.setup(options))``: the host registers the handlers of
+:mod:`media.workers.media_messages` on the worker's server, counts its open transports as the
+worker's ``sessions``, and broadcasts the media events (``track_published``, ``track_ended``,
+``transport_state``, ``speaker``) to every control connection.
+
+A transport is one ``RTCPeerConnection`` created with the configured ICE servers (none by
+default: host candidates only); aiortc gathers its candidates before it answers or offers, so
+they are in the SDP of the reply. Publish transports receive, subscribe transports send; the
+worker never sends on a publish transport nor forwards what arrives on a subscribe transport.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import aioice.ice
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.sdp import SessionDescription, candidate_from_sdp
+
+from media.sfu import NotNegotiated, Publication, Router, Subscription, UnsupportedCodec
+from media.sfu.active_speaker import ActiveSpeakerDetector, AudioLevel, SpeakerChange
+from media.workers.media_messages import (
+    MEDIA_OF_KIND,
+    AnswerApplied,
+    CandidateAdded,
+    CloseTransport,
+    IceCandidate,
+    MediaErrorCode,
+    Publish,
+    PublishAnswer,
+    PublishedTrack,
+    Speaker,
+    Subscribe,
+    SubscribeAnswer,
+    SubscribedTrack,
+    SubscribeOffer,
+    TrackEnded,
+    TrackKind,
+    TrackPublished,
+    TransportClosed,
+    TransportState,
+    Unpublish,
+    Unpublished,
+)
+from media.workers.protocol import ErrorReply, Event, Reply, Request
+from media.workers.worker import WorkerContext
+
+log = logging.getLogger(__name__)
+
+SPEAKER_TICK = 0.25
+"""Seconds between the detector's ticks (a room gone silent sends no packets to decide on)."""
+
+
+class MediaRequestError(Exception):
+    """A media request that cannot be done; answered as an ``error`` reply with ``code``."""
+
+    def __init__(self, code: MediaErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class MediaOptions:
+    """``ice_servers``: RTCIceServer dicts (``urls``, ``username``, ``credential``) for every
+    transport; ``host_addresses``: the addresses host candidates are gathered on (None: every
+    interface but loopback, aioice's choice)."""
+
+    ice_servers: Sequence[dict[str, Any]] = ()
+    host_addresses: Sequence[str] | None = None
+
+
+@dataclass
+class Track:
+    track_id: str
+    kind: TrackKind
+    transport_id: str
+    publication: Publication
+
+
+@dataclass
+class Transport:
+    transport_id: str
+    direction: str  # "publish" | "subscribe"
+    pc: RTCPeerConnection
+    track_ids: list[str] = field(default_factory=list)
+    subscriptions: list[Subscription] = field(default_factory=list)
+
+
+Req = TypeVar("Req", bound=Request)
+
+
+class MediaHost:
+    """The worker's transports and tracks over one :class:`Router`."""
+
+    def __init__(
+        self,
+        options: MediaOptions | None = None,
+        *,
+        emit: Callable[[Event], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.options = options or MediaOptions()
+        self.router = Router()
+        self.transports: dict[str, Transport] = {}
+        self.tracks: dict[str, Track] = {}
+        self.detector: ActiveSpeakerDetector[str] = ActiveSpeakerDetector()
+        self._emit_event = emit
+        self._clock = clock
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._ticker: asyncio.Task[None] | None = None
+
+    @classmethod
+    def setup(cls, options: MediaOptions | None = None) -> Callable[[WorkerContext], None]:
+        """The ``setup`` for :func:`~media.workers.worker.run_worker`."""
+
+        def install(ctx: WorkerContext) -> None:
+            host = cls(options, emit=ctx.server.broadcast)
+            host.install(ctx)
+
+        return install
+
+    def install(self, ctx: WorkerContext) -> None:
+        if self.options.host_addresses is not None:
+            addresses = list(self.options.host_addresses)
+            # aioice gathers host candidates on what this module function returns.
+            aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: addresses
+        server = ctx.server
+        server.register(Publish, self._guarded(self.publish))
+        server.register(Subscribe, self._guarded(self.subscribe))
+        server.register(SubscribeAnswer, self._guarded(self.subscribe_answer))
+        server.register(IceCandidate, self._guarded(self.ice_candidate))
+        server.register(Unpublish, self._guarded(self.unpublish))
+        server.register(CloseTransport, self._guarded(self.close_transport))
+        ctx.sessions = lambda: len(self.transports)
+        self.start()
+
+        async def close_when_stopped() -> None:
+            await ctx.wait_stopped()
+            await self.close()
+
+        self._spawn(close_when_stopped())
+
+    def start(self) -> None:
+        """Start the speaker detector's timer."""
+        if self._ticker is None:
+            self._ticker = asyncio.get_running_loop().create_task(self._tick())
+
+    async def close(self) -> None:
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        for transport in list(self.transports.values()):
+            await self._close_transport(transport)
+        await self.router.close()
+
+    @staticmethod
+    def _guarded(
+        handler: Callable[[Req], Awaitable[Reply]],
+    ) -> Callable[[Req], Awaitable[Reply]]:
+        async def answer(request: Req) -> Reply:
+            try:
+                return await handler(request)
+            except MediaRequestError as exc:
+                return ErrorReply(code=exc.code, message=exc.message)
+
+        return answer
+
+    # --- requests -----------------------------------------------------------------------------
+
+    async def publish(self, request: Publish) -> PublishAnswer:
+        if request.transport_id in self.transports:
+            raise MediaRequestError("transport_exists", f"{request.transport_id} is open")
+        _check_tracks(request)
+        for spec in request.tracks:
+            if spec.track_id in self.tracks:
+                raise MediaRequestError("track_exists", f"{spec.track_id} is published")
+        _check_offer(request)
+        pc = self._new_pc()
+        transport = Transport(request.transport_id, "publish", pc)
+        published: list[Track] = []
+        try:
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(request.sdp, "offer"))
+            except (ValueError, LookupError, AssertionError, TypeError) as exc:
+                raise MediaRequestError("sdp_invalid", f"the offer was refused: {exc}") from None
+            by_mid = {t.mid: t for t in pc.getTransceivers()}
+            for spec in request.tracks:
+                transceiver = by_mid.get(spec.mid)
+                if transceiver is None or transceiver.kind != MEDIA_OF_KIND[spec.kind]:
+                    raise MediaRequestError("sdp_invalid", f"no {spec.kind} m-line {spec.mid}")
+                try:
+                    publication = self.router.publish(transceiver)
+                except UnsupportedCodec as exc:
+                    raise MediaRequestError("unsupported_codec", str(exc)) from None
+                except NotNegotiated as exc:
+                    raise MediaRequestError("not_negotiated", str(exc)) from None
+                published.append(Track(spec.track_id, spec.kind, request.transport_id, publication))
+            await pc.setLocalDescription(await pc.createAnswer())
+        except BaseException:
+            for track in published:
+                await self.router.unpublish(track.publication)
+            await pc.close()
+            raise
+        for track in published:
+            self.tracks[track.track_id] = track
+            transport.track_ids.append(track.track_id)
+            if track.kind == "microphone":
+                track.publication.on_audio_level = self._level_feeder(track.track_id)
+        self._watch(transport)
+        self.transports[transport.transport_id] = transport
+        for track in published:
+            self._emit(TrackPublished(**_track_fields(track)))
+        return PublishAnswer(
+            transport_id=transport.transport_id,
+            sdp=pc.localDescription.sdp,
+            tracks=[
+                PublishedTrack(
+                    track_id=t.track_id,
+                    kind=t.kind,
+                    mid=spec.mid,
+                    codec=t.publication.codec.mimeType,
+                )
+                for t, spec in zip(published, request.tracks, strict=True)
+            ],
+        )
+
+    async def subscribe(self, request: Subscribe) -> SubscribeOffer:
+        if request.transport_id in self.transports:
+            raise MediaRequestError("transport_exists", f"{request.transport_id} is open")
+        missing = [t for t in request.track_ids if t not in self.tracks]
+        if missing:
+            raise MediaRequestError("track_not_found", f"not published here: {missing}")
+        if len(set(request.track_ids)) != len(request.track_ids):
+            raise MediaRequestError("track_exists", "a track is named twice")
+        pc = self._new_pc()
+        transport = Transport(request.transport_id, "subscribe", pc)
+        try:
+            for track_id in request.track_ids:
+                transport.subscriptions.append(self.tracks[track_id].publication.subscribe(pc))
+                transport.track_ids.append(track_id)
+            await pc.setLocalDescription(await pc.createOffer())
+        except BaseException:
+            for subscription in transport.subscriptions:
+                subscription.close()
+            await pc.close()
+            raise
+        self._watch(transport)
+        self.transports[transport.transport_id] = transport
+        return SubscribeOffer(
+            transport_id=transport.transport_id,
+            sdp=pc.localDescription.sdp,
+            tracks=[
+                SubscribedTrack(track_id=track_id, mid=subscription.transceiver.mid or "")
+                for track_id, subscription in zip(
+                    transport.track_ids, transport.subscriptions, strict=True
+                )
+            ],
+        )
+
+    async def subscribe_answer(self, request: SubscribeAnswer) -> AnswerApplied:
+        transport = self._transport(request.transport_id, "subscribe")
+        if transport.pc.signalingState != "have-local-offer":
+            raise MediaRequestError("sdp_invalid", "no offer of this transport is outstanding")
+        try:
+            parsed = SessionDescription.parse(request.sdp)
+            if any((m.direction or "sendrecv") in ("sendonly", "sendrecv") for m in parsed.media):
+                raise MediaRequestError("sdp_invalid", "a subscriber's answer must not send")
+            await transport.pc.setRemoteDescription(RTCSessionDescription(request.sdp, "answer"))
+        except (ValueError, LookupError, AssertionError, TypeError) as exc:
+            raise MediaRequestError("sdp_invalid", f"the answer was refused: {exc}") from None
+        return AnswerApplied(transport_id=transport.transport_id)
+
+    async def ice_candidate(self, request: IceCandidate) -> CandidateAdded:
+        transport = self._transport(request.transport_id)
+        if request.candidate is not None:
+            init = request.candidate
+            if init.sdpMid is None and init.sdpMLineIndex is None:
+                raise MediaRequestError("sdp_invalid", "a candidate needs sdpMid or sdpMLineIndex")
+            line = init.candidate.removeprefix("a=").removeprefix("candidate:")
+            if line:  # an empty candidate is the end of a generation, as null
+                try:
+                    candidate = candidate_from_sdp(line)
+                except (ValueError, IndexError, AssertionError) as exc:
+                    raise MediaRequestError("sdp_invalid", f"bad candidate: {exc}") from None
+                candidate.sdpMid = init.sdpMid
+                candidate.sdpMLineIndex = init.sdpMLineIndex
+                await transport.pc.addIceCandidate(candidate)
+        return CandidateAdded(transport_id=transport.transport_id)
+
+    async def unpublish(self, request: Unpublish) -> Unpublished:
+        track = self.tracks.get(request.track_id)
+        if track is None:
+            raise MediaRequestError("track_not_found", f"{request.track_id} is not published")
+        await self._end_track(track, "unpublished")
+        return Unpublished(track_id=track.track_id)
+
+    async def close_transport(self, request: CloseTransport) -> TransportClosed:
+        transport = self._transport(request.transport_id)
+        ended = await self._close_transport(transport)
+        return TransportClosed(transport_id=transport.transport_id, track_ids=ended)
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _new_pc(self) -> RTCPeerConnection:
+        servers = [RTCIceServer(**server) for server in self.options.ice_servers]
+        return RTCPeerConnection(RTCConfiguration(iceServers=servers))
+
+    def _transport(self, transport_id: str, direction: str | None = None) -> Transport:
+        transport = self.transports.get(transport_id)
+        if transport is None or (direction is not None and transport.direction != direction):
+            raise MediaRequestError("transport_not_found", f"no {direction or ''} {transport_id}")
+        return transport
+
+    def _watch(self, transport: Transport) -> None:
+        pc = transport.pc
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            state = pc.connectionState
+            if self.transports.get(transport.transport_id) is not transport:
+                return  # closed by a request: already announced
+            self._emit(TransportState(transport_id=transport.transport_id, state=state))
+            if state in ("failed", "closed"):
+                self._spawn(self._close_transport(transport))
+
+    async def _close_transport(self, transport: Transport) -> list[str]:
+        """Forget ``transport``, end its published tracks and close its peer connection."""
+        if self.transports.get(transport.transport_id) is transport:
+            del self.transports[transport.transport_id]
+        ended = []
+        if transport.direction == "publish":
+            for track_id in transport.track_ids:
+                track = self.tracks.get(track_id)
+                if track is not None and track.transport_id == transport.transport_id:
+                    await self._end_track(track, "transport_closed")
+                    ended.append(track_id)
+        for subscription in transport.subscriptions:
+            subscription.close()
+        await transport.pc.close()
+        return ended
+
+    async def _end_track(
+        self, track: Track, reason: Literal["unpublished", "transport_closed"]
+    ) -> None:
+        del self.tracks[track.track_id]
+        senders = [s.sender for s in track.publication.subscriptions]
+        track.publication.on_audio_level = None
+        await self.router.unpublish(track.publication)
+        self._emit(TrackEnded(track_id=track.track_id, reason=reason))
+        change = self.detector.remove(track.track_id)
+        if change is not None:
+            self._emit(Speaker(track_id=change.speaker))
+        for sender in senders:
+            # Stopping the sender sends an RTCP BYE: an aiortc receiver ends its track on it.
+            # A browser needs the m-line made inactive by a renegotiation (the control plane's).
+            await sender.stop()
+
+    def _level_feeder(self, track_id: str) -> Callable[[AudioLevel], None]:
+        detector, clock = self.detector, self._clock
+
+        def feed(level: AudioLevel) -> None:
+            self._speaker_changed(detector.feed(track_id, level.level_dbov, level.voice, clock()))
+
+        return feed
+
+    def _speaker_changed(self, change: SpeakerChange[str] | None) -> None:
+        if change is not None:
+            self._emit(Speaker(track_id=change.speaker))
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(SPEAKER_TICK)
+            self._speaker_changed(self.detector.tick(self._clock()))
+
+    def _emit(self, event: Event) -> None:
+        if self._emit_event is not None:
+            self._spawn(self._emit_event(event))
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("sfu worker: media task failed", exc_info=task.exception())
+
+
+def _track_fields(track: Track) -> dict[str, Any]:
+    return {"track_id": track.track_id, "kind": track.kind, "transport_id": track.transport_id}
+
+
+def _check_tracks(request: Publish) -> None:
+    kinds = [t.kind for t in request.tracks]
+    mids = [t.mid for t in request.tracks]
+    ids = [t.track_id for t in request.tracks]
+    if len(set(kinds)) != len(kinds) or len(set(mids)) != len(mids) or len(set(ids)) != len(ids):
+        raise MediaRequestError("sdp_invalid", "tracks must differ in kind, mid and track_id")
+
+
+def _check_offer(request: Publish) -> None:
+    """The offer parses and its sending m-lines are exactly the listed tracks, of their media."""
+    try:
+        parsed = SessionDescription.parse(request.sdp)
+    except (ValueError, LookupError, AssertionError, TypeError) as exc:
+        raise MediaRequestError("sdp_invalid", f"the offer does not parse: {exc}") from None
+    if not parsed.media:
+        raise MediaRequestError("sdp_invalid", "the offer has no m-line")
+    sending = {
+        m.rtp.muxId: m.kind
+        for m in parsed.media
+        if (m.direction or "sendrecv") in ("sendonly", "sendrecv")
+    }
+    listed = {t.mid: MEDIA_OF_KIND[t.kind] for t in request.tracks}
+    if sending != listed:
+        raise MediaRequestError(
+            "sdp_invalid",
+            f"the offer sends {sorted(sending.items())}, tracks list {sorted(listed.items())}",
+        )
