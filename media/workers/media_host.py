@@ -54,6 +54,7 @@ from media.workers.media_messages import (
     TransportState,
     Unpublish,
     Unpublished,
+    Unsubscribe,
 )
 from media.workers.protocol import ErrorReply, Event, Reply, Request
 from media.workers.worker import WorkerContext
@@ -145,6 +146,7 @@ class MediaHost:
         server.register(IceCandidate, self._guarded(self.ice_candidate))
         server.register(Unpublish, self._guarded(self.unpublish))
         server.register(CloseTransport, self._guarded(self.close_transport))
+        server.register(Unsubscribe, self._guarded(self.unsubscribe))
         ctx.sessions = lambda: len(self.transports)
         self.start()
 
@@ -240,27 +242,62 @@ class MediaHost:
         )
 
     async def subscribe(self, request: Subscribe) -> SubscribeOffer:
-        if request.transport_id in self.transports:
-            raise MediaRequestError("transport_exists", f"{request.transport_id} is open")
-        missing = [t for t in request.track_ids if t not in self.tracks]
-        if missing:
-            raise MediaRequestError("track_not_found", f"not published here: {missing}")
+        transport = self.transports.get(request.transport_id)
+        if transport is not None and transport.direction != "subscribe":
+            raise MediaRequestError("transport_exists", f"{request.transport_id} publishes")
+        if transport is not None:
+            self._check_stable(transport)
         if len(set(request.track_ids)) != len(request.track_ids):
             raise MediaRequestError("track_exists", "a track is named twice")
-        pc = self._new_pc()
-        transport = Transport(request.transport_id, "subscribe", pc)
+        carried = set() if transport is None else set(_carried(transport))
+        wanted = [t for t in request.track_ids if t not in carried]
+        missing = [t for t in wanted if t not in self.tracks]
+        if missing:
+            raise MediaRequestError("track_not_found", f"not published here: {missing}")
+        if transport is None:
+            if not wanted:
+                raise MediaRequestError("track_not_found", "a new transport needs a track")
+            transport = Transport(request.transport_id, "subscribe", self._new_pc())
+            is_new = True
+        else:
+            is_new = False
+        pc = transport.pc
+        added: list[Subscription] = []
         try:
-            for track_id in request.track_ids:
-                transport.subscriptions.append(self.tracks[track_id].publication.subscribe(pc))
+            for track_id in wanted:
+                added.append(self.tracks[track_id].publication.subscribe(pc))
+                transport.subscriptions.append(added[-1])
                 transport.track_ids.append(track_id)
-            await pc.setLocalDescription(await pc.createOffer())
+            offer = await self._offer(transport)
         except BaseException:
-            for subscription in transport.subscriptions:
+            for subscription in added:
                 subscription.close()
-            await pc.close()
+            if is_new:
+                await pc.close()
             raise
-        self._watch(transport)
-        self.transports[transport.transport_id] = transport
+        if is_new:
+            self._watch(transport)
+            self.transports[transport.transport_id] = transport
+        return offer
+
+    async def unsubscribe(self, request: Unsubscribe) -> SubscribeOffer:
+        transport = self._transport(request.transport_id, "subscribe")
+        self._check_stable(transport)
+        for track_id, subscription in zip(
+            transport.track_ids, transport.subscriptions, strict=True
+        ):
+            if track_id in request.track_ids and not subscription.closed:
+                subscription.close()
+                await subscription.sender.stop()
+        return await self._offer(transport)
+
+    async def _offer(self, transport: Transport) -> SubscribeOffer:
+        """The transport's next offer: the m-lines of ended subscriptions made inactive."""
+        for subscription in transport.subscriptions:
+            if subscription.closed:
+                subscription.transceiver.direction = "inactive"
+        pc = transport.pc
+        await pc.setLocalDescription(await pc.createOffer())
         return SubscribeOffer(
             transport_id=transport.transport_id,
             sdp=pc.localDescription.sdp,
@@ -269,8 +306,16 @@ class MediaHost:
                 for track_id, subscription in zip(
                     transport.track_ids, transport.subscriptions, strict=True
                 )
+                if not subscription.closed
             ],
         )
+
+    @staticmethod
+    def _check_stable(transport: Transport) -> None:
+        if transport.pc.signalingState != "stable":
+            raise MediaRequestError(
+                "negotiation_in_progress", f"an offer of {transport.transport_id} is unanswered"
+            )
 
     async def subscribe_answer(self, request: SubscribeAnswer) -> AnswerApplied:
         transport = self._transport(request.transport_id, "subscribe")
@@ -400,6 +445,15 @@ class MediaHost:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("sfu worker: media task failed", exc_info=task.exception())
+
+
+def _carried(transport: Transport) -> list[str]:
+    """The tracks a subscribe transport sends now (not unsubscribed, not ended)."""
+    return [
+        track_id
+        for track_id, subscription in zip(transport.track_ids, transport.subscriptions, strict=True)
+        if not subscription.closed
+    ]
 
 
 def _track_fields(track: Track) -> dict[str, Any]:

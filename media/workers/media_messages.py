@@ -12,8 +12,15 @@ publish             publish_answer      a new publish transport from the client'
                                         ``tracks`` names each sending m-line (``mid``) with its
                                         ``track_id`` and ``kind``; the reply is the worker's SDP
                                         answer (its candidates in it) and each track's codec
-subscribe           subscribe_offer     a new subscribe transport carrying ``track_ids``; the
-                                        reply is the worker's SDP offer and each track's ``mid``
+subscribe           subscribe_offer     a new subscribe transport carrying ``track_ids`` (one
+                                        at least); the reply is the worker's SDP offer and the
+                                        ``mid`` of each track the transport carries. On an open
+                                        subscribe transport: a renegotiation that adds the
+                                        tracks not yet carried (none: only marks the m-lines of
+                                        ended tracks ``inactive``)
+unsubscribe         subscribe_offer     stop sending ``track_ids`` on a subscribe transport
+                                        (ids it does not carry are ignored): an offer with their
+                                        m-lines ``inactive``
 subscribe_answer    answer_applied      the client's SDP answer to that offer
 ice_candidate       candidate_added     a remote candidate (``null``: end of candidates)
 unpublish           unpublished         stop forwarding one track (its subscribers' senders
@@ -28,7 +35,8 @@ transport); ``speaker`` {track_id | null}: the dominant microphone track, from t
 levels (:class:`~media.sfu.active_speaker.ActiveSpeakerDetector`).
 
 Error codes (an ``error`` reply; the worker carries on): ``transport_not_found``,
-``transport_exists``, ``track_not_found``, ``track_exists``, ``sdp_invalid`` (does not parse,
+``transport_exists``, ``negotiation_in_progress`` (an offer of that transport is unanswered),
+``track_not_found``, ``track_exists``, ``sdp_invalid`` (does not parse,
 wrong type, a sending m-line not listed in ``tracks`` or a listed ``mid`` that is not one, the
 wrong media for a kind), ``unsupported_codec`` (not VP8, H.264 or Opus), ``not_negotiated``.
 """
@@ -47,6 +55,7 @@ MEDIA_OF_KIND: dict[str, str] = {"camera": "video", "microphone": "audio", "scre
 MediaErrorCode = Literal[
     "transport_not_found",
     "transport_exists",
+    "negotiation_in_progress",
     "track_not_found",
     "track_exists",
     "sdp_invalid",
@@ -111,6 +120,13 @@ class SubscribeOffer(Reply):
 
 @message("subscribe")
 class Subscribe(Request):
+    reply = SubscribeOffer
+    transport_id: Id
+    track_ids: list[Id] = Field(max_length=50)
+
+
+@message("unsubscribe")
+class Unsubscribe(Request):
     reply = SubscribeOffer
     transport_id: Id
     track_ids: list[Id] = Field(min_length=1, max_length=50)

@@ -30,12 +30,14 @@ from media.workers.media_messages import (
     SubscribeAnswer,
     SubscribeOffer,
     TrackEnded,
+    TrackKind,
     TrackPublished,
     TrackSpec,
     TransportClosed,
     TransportState,
     Unpublish,
     Unpublished,
+    Unsubscribe,
 )
 from media.workers.protocol import (
     REQUESTS,
@@ -110,10 +112,16 @@ class Publisher:
     answer: PublishAnswer
 
 
-async def publish(worker: Worker, transport_id: str = "pub-1", *, audio: bool = True) -> Publisher:
+async def publish(
+    worker: Worker,
+    transport_id: str = "pub-1",
+    *,
+    audio: bool = True,
+    video: tuple[str, TrackKind] = ("cam-1", "camera"),
+) -> Publisher:
     pc = make_pc()
-    video = NumberedVideoTrack()
-    transceiver = pc.addTransceiver(video, direction="sendonly")
+    numbered = NumberedVideoTrack()
+    transceiver = pc.addTransceiver(numbered, direction="sendonly")
     capabilities = RTCRtpSender.getCapabilities("video").codecs
     transceiver.setCodecPreferences(
         [next(c for c in capabilities if c.mimeType == m) for m in ("video/VP8", "video/rtx")]
@@ -122,7 +130,7 @@ async def publish(worker: Worker, transport_id: str = "pub-1", *, audio: bool = 
         pc.addTransceiver(ToneAudioTrack(), direction="sendonly")
     await pc.setLocalDescription(await pc.createOffer())
     mids = {t.kind: t.mid or "" for t in pc.getTransceivers()}
-    tracks = [TrackSpec(track_id="cam-1", kind="camera", mid=mids["video"])]
+    tracks = [TrackSpec(track_id=video[0], kind=video[1], mid=mids["video"])]
     if audio:
         tracks.append(TrackSpec(track_id="mic-1", kind="microphone", mid=mids["audio"]))
     answer = await worker.client.call(
@@ -131,7 +139,7 @@ async def publish(worker: Worker, transport_id: str = "pub-1", *, audio: bool = 
         timeout=20,
     )
     await pc.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
-    return Publisher(pc, video, answer)
+    return Publisher(pc, numbered, answer)
 
 
 @dataclass
@@ -181,14 +189,25 @@ async def subscribe(worker: Worker, transport_id: str, track_ids: list[str]) -> 
     def on_track(track: MediaStreamTrack) -> None:
         viewer.tasks.append(loop.create_task(consume(track)))
 
+    await answer_offer(worker, viewer, offer)
+    return viewer
+
+
+async def answer_offer(worker: Worker, viewer: Viewer, offer: SubscribeOffer) -> None:
+    viewer.offer = offer
     await viewer.pc.setRemoteDescription(RTCSessionDescription(offer.sdp, "offer"))
     await viewer.pc.setLocalDescription(await viewer.pc.createAnswer())
     await worker.client.call(
-        SubscribeAnswer(transport_id=transport_id, sdp=viewer.pc.localDescription.sdp),
+        SubscribeAnswer(transport_id=offer.transport_id, sdp=viewer.pc.localDescription.sdp),
         AnswerApplied,
         timeout=20,
     )
-    return viewer
+
+
+def m_line_directions(sdp: str) -> list[str]:
+    directions = ("sendonly", "recvonly", "sendrecv", "inactive")
+    sections = sdp.split("\r\nm=")[1:]
+    return [next(d for d in directions if f"a={d}" in section) for section in sections]
 
 
 @contextlib.asynccontextmanager
@@ -343,6 +362,7 @@ def test_every_media_message_round_trips_through_its_frame() -> None:
             transport_id="t", sdp="v=0", tracks=[TrackSpec(track_id="a", kind="screen", mid="2")]
         ),
         Subscribe(transport_id="t", track_ids=["a", "b"]),
+        Unsubscribe(transport_id="t", track_ids=["a"]),
         SubscribeAnswer(transport_id="t", sdp="v=0"),
         IceCandidate(transport_id="t", candidate=candidate),
         IceCandidate(transport_id="t", candidate=None),
@@ -364,6 +384,56 @@ def test_every_media_message_round_trips_through_its_frame() -> None:
         assert decode_incoming(encode(event)) == (None, event)
     with pytest.raises(ProtocolError) as info:
         decode_request(
-            encode(Subscribe(transport_id="t", track_ids=["a"]), 1).replace(b'["a"]', b"[]")
+            encode(Unsubscribe(transport_id="t", track_ids=["a"]), 1).replace(b'["a"]', b"[]")
         )
     assert info.value.code == "bad_request"  # at least one track
+
+
+async def test_a_subscribe_transport_is_renegotiated_to_add_and_drop_tracks(
+    worker: Worker,
+) -> None:
+    teacher = await publish(worker)
+    screen = await publish(worker, "pub-2", audio=False, video=("scr-1", "screen"))
+    viewer = await subscribe(worker, "sub-1", ["mic-1"])
+    async with closing(teacher, screen, viewer):
+        await viewer.until(lambda: viewer.audio_frames >= 10)
+        # the screen share is added to the open transport (mic-1 named again: kept as it is)
+        offer = await worker.client.call(
+            Subscribe(transport_id="sub-1", track_ids=["mic-1", "scr-1"]), SubscribeOffer
+        )
+        with pytest.raises(WorkerError) as busy:  # that offer is not answered yet
+            await worker.client.request(Subscribe(transport_id="sub-1", track_ids=["cam-1"]))
+        assert busy.value.code == "negotiation_in_progress"
+        assert [t.track_id for t in offer.tracks] == ["mic-1", "scr-1"]
+        await answer_offer(worker, viewer, offer)
+        await viewer.until(lambda: len(viewer.numbers) >= 20)
+        numbers = viewer.numbers
+        assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), numbers
+        assert all(n < screen.video.count for n in numbers)
+
+        # unsubscribing the microphone: its m-line goes inactive, its track ends
+        offer = await worker.client.call(
+            Unsubscribe(transport_id="sub-1", track_ids=["mic-1"]), SubscribeOffer
+        )
+        assert [t.track_id for t in offer.tracks] == ["scr-1"]
+        assert m_line_directions(offer.sdp) == ["inactive", "sendonly"]
+        await answer_offer(worker, viewer, offer)
+        await viewer.until(lambda: "audio" in viewer.ended, within=10)
+        seen = len(viewer.numbers)
+        await viewer.until(lambda: len(viewer.numbers) >= seen + 10)  # the screen goes on
+
+        # the screen share stops: an offer without tracks marks its m-line inactive too
+        await worker.client.call(Unpublish(track_id="scr-1"), Unpublished)
+        await viewer.until(lambda: "video" in viewer.ended, within=10)
+        offer = await worker.client.call(
+            Subscribe(transport_id="sub-1", track_ids=[]), SubscribeOffer
+        )
+        assert offer.tracks == []
+        assert m_line_directions(offer.sdp) == ["inactive", "inactive"]
+        await answer_offer(worker, viewer, offer)
+        with pytest.raises(WorkerError) as publishing:
+            await worker.client.call(
+                Subscribe(transport_id="pub-1", track_ids=["cam-1"]), SubscribeOffer
+            )
+        assert publishing.value.code == "transport_exists"
+        assert (await worker.client.stats()).sessions == 3
