@@ -89,6 +89,7 @@ class Track:
     track_id: str
     kind: TrackKind
     transport_id: str
+    mid: str
     publication: Publication
 
 
@@ -185,15 +186,26 @@ class MediaHost:
     # --- requests -----------------------------------------------------------------------------
 
     async def publish(self, request: Publish) -> PublishAnswer:
-        if request.transport_id in self.transports:
-            raise MediaRequestError("transport_exists", f"{request.transport_id} is open")
+        transport = self.transports.get(request.transport_id)
+        if transport is not None and transport.direction != "publish":
+            raise MediaRequestError("transport_exists", f"{request.transport_id} subscribes")
+        if transport is not None:
+            self._check_stable(transport)
         _check_tracks(request)
+        current = {} if transport is None else self._tracks_by_mid(transport)
         for spec in request.tracks:
-            if spec.track_id in self.tracks:
+            kept = current.get(spec.mid)
+            if kept is not None and (kept.track_id, kept.kind) != (spec.track_id, spec.kind):
+                raise MediaRequestError(
+                    "sdp_invalid", f"m-line {spec.mid} carries {kept.kind} {kept.track_id}"
+                )
+            if kept is None and spec.track_id in self.tracks:
                 raise MediaRequestError("track_exists", f"{spec.track_id} is published")
         _check_offer(request)
-        pc = self._new_pc()
-        transport = Transport(request.transport_id, "publish", pc)
+        is_new = transport is None
+        if transport is None:
+            transport = Transport(request.transport_id, "publish", self._new_pc())
+        pc = transport.pc
         published: list[Track] = []
         try:
             try:
@@ -202,6 +214,8 @@ class MediaHost:
                 raise MediaRequestError("sdp_invalid", f"the offer was refused: {exc}") from None
             by_mid = {t.mid: t for t in pc.getTransceivers()}
             for spec in request.tracks:
+                if spec.mid in current:
+                    continue
                 transceiver = by_mid.get(spec.mid)
                 if transceiver is None or transceiver.kind != MEDIA_OF_KIND[spec.kind]:
                     raise MediaRequestError("sdp_invalid", f"no {spec.kind} m-line {spec.mid}")
@@ -211,20 +225,32 @@ class MediaHost:
                     raise MediaRequestError("unsupported_codec", str(exc)) from None
                 except NotNegotiated as exc:
                     raise MediaRequestError("not_negotiated", str(exc)) from None
-                published.append(Track(spec.track_id, spec.kind, request.transport_id, publication))
+                published.append(
+                    Track(spec.track_id, spec.kind, request.transport_id, spec.mid, publication)
+                )
             await pc.setLocalDescription(await pc.createAnswer())
         except BaseException:
             for track in published:
                 await self.router.unpublish(track.publication)
-            await pc.close()
+            if is_new:
+                await pc.close()
+            else:
+                # aiortc cannot roll an applied offer back: the transport is lost, its tracks
+                # end (the client publishes again, as after an ICE restart).
+                await self._close_transport(transport)
             raise
+        listed = {spec.mid for spec in request.tracks}
+        for mid, track in current.items():
+            if mid not in listed:  # dropped from the offer: e.g. a screen share stopped
+                await self._end_track(track, "unpublished")
         for track in published:
             self.tracks[track.track_id] = track
             transport.track_ids.append(track.track_id)
             if track.kind == "microphone":
                 track.publication.on_audio_level = self._level_feeder(track.track_id)
-        self._watch(transport)
-        self.transports[transport.transport_id] = transport
+        if is_new:
+            self._watch(transport)
+            self.transports[transport.transport_id] = transport
         for track in published:
             self._emit(TrackPublished(**_track_fields(track)))
         return PublishAnswer(
@@ -234,12 +260,19 @@ class MediaHost:
                 PublishedTrack(
                     track_id=t.track_id,
                     kind=t.kind,
-                    mid=spec.mid,
+                    mid=t.mid,
                     codec=t.publication.codec.mimeType,
                 )
-                for t, spec in zip(published, request.tracks, strict=True)
+                for t in self._tracks_by_mid(transport).values()
             ],
         )
+
+    def _tracks_by_mid(self, transport: Transport) -> dict[str, Track]:
+        """The tracks a publish transport publishes now, by m-line."""
+        tracks = (self.tracks.get(track_id) for track_id in transport.track_ids)
+        return {
+            t.mid: t for t in tracks if t is not None and t.transport_id == transport.transport_id
+        }
 
     async def subscribe(self, request: Subscribe) -> SubscribeOffer:
         transport = self.transports.get(request.transport_id)

@@ -8,10 +8,13 @@ worker holds one ``RTCPeerConnection`` per transport.
 =================== =================== =========================================================
 request             reply               meaning
 =================== =================== =========================================================
-publish             publish_answer      a new publish transport from the client's ``sdp`` offer;
+publish             publish_answer      a publish transport from the client's ``sdp`` offer;
                                         ``tracks`` names each sending m-line (``mid``) with its
                                         ``track_id`` and ``kind``; the reply is the worker's SDP
-                                        answer (its candidates in it) and each track's codec
+                                        answer (its candidates in it) and each track's codec.
+                                        On an open publish transport: a renegotiation (a newly
+                                        listed m-line is published, a track no longer listed
+                                        ends; a refused one closes the transport)
 subscribe           subscribe_offer     a new subscribe transport carrying ``track_ids`` (one
                                         at least); the reply is the worker's SDP offer and the
                                         ``mid`` of each track the transport carries. On an open

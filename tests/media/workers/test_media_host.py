@@ -437,3 +437,72 @@ async def test_a_subscribe_transport_is_renegotiated_to_add_and_drop_tracks(
             )
         assert publishing.value.code == "transport_exists"
         assert (await worker.client.stats()).sessions == 3
+
+
+async def test_a_presenter_adds_then_stops_a_screen_share_on_the_same_publish_transport(
+    worker: Worker,
+) -> None:
+    teacher = await publish(worker)
+    watcher = await subscribe(worker, "sub-1", ["cam-1"])
+    async with closing(teacher, watcher):
+        await watcher.until(lambda: len(watcher.numbers) >= 5)
+        # the presenter shares the screen: a new offer with a third m-line
+        screen_track = NumberedVideoTrack()
+        screen = teacher.pc.addTransceiver(screen_track, direction="sendonly")
+        await teacher.pc.setLocalDescription(await teacher.pc.createOffer())
+        mids = {t.track_id: t.mid for t in teacher.answer.tracks}
+        assert screen.mid is not None
+        assert screen.mid not in mids.values()
+        listed = [
+            TrackSpec(track_id="cam-1", kind="camera", mid=mids["cam-1"]),
+            TrackSpec(track_id="mic-1", kind="microphone", mid=mids["mic-1"]),
+            TrackSpec(track_id="scr-1", kind="screen", mid=screen.mid),
+        ]
+        offer = teacher.pc.localDescription.sdp
+        answer = await worker.client.call(
+            Publish(transport_id="pub-1", sdp=offer, tracks=listed), PublishAnswer, timeout=20
+        )
+        await teacher.pc.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
+        assert [(t.track_id, t.mid) for t in answer.tracks] == [
+            ("cam-1", mids["cam-1"]),
+            ("mic-1", mids["mic-1"]),
+            ("scr-1", screen.mid),
+        ]
+        await worker.events.wait_for(
+            lambda e: e == TrackPublished(track_id="scr-1", kind="screen", transport_id="pub-1")
+        )
+        student = await subscribe(worker, "sub-2", ["scr-1"])
+        async with closing(student):
+            await student.until(lambda: len(student.numbers) >= 20)
+            numbers = student.numbers
+            assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), numbers
+            assert all(n < screen_track.count for n in numbers)
+
+            # the share stops: the transceiver goes inactive and the offer no longer lists it
+            screen.direction = "inactive"
+            await teacher.pc.setLocalDescription(await teacher.pc.createOffer())
+            answer = await worker.client.call(
+                Publish(
+                    transport_id="pub-1", sdp=teacher.pc.localDescription.sdp, tracks=listed[:2]
+                ),
+                PublishAnswer,
+                timeout=20,
+            )
+            await teacher.pc.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
+            assert [t.track_id for t in answer.tracks] == ["cam-1", "mic-1"]
+            await worker.events.wait_for(
+                lambda e: e == TrackEnded(track_id="scr-1", reason="unpublished")
+            )
+            await student.until(lambda: "video" in student.ended, within=10)
+            seen = len(watcher.numbers)  # the camera goes on
+            await watcher.until(lambda: len(watcher.numbers) >= seen + 10)
+            assert "video" not in watcher.ended
+
+            # an offer whose listed track changes an m-line's kind is refused, nothing changes
+            wrong = [listed[0].model_copy(update={"track_id": "cam-2"}), listed[1]]
+            with pytest.raises(WorkerError) as refused:
+                await worker.client.request(
+                    Publish(transport_id="pub-1", sdp=teacher.pc.localDescription.sdp, tracks=wrong)
+                )
+            assert refused.value.code == "sdp_invalid"
+            assert (await worker.client.stats()).sessions == 3
