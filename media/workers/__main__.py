@@ -90,15 +90,22 @@ def main(argv: list[str] | None = None) -> None:
     ice_servers = json.loads(args.ice_servers)
     if not isinstance(ice_servers, list) or not all(isinstance(s, dict) for s in ice_servers):
         raise SystemExit("--ice-servers: a JSON list of objects")
-    setup = MediaHost.setup(
-        MediaOptions(ice_servers=ice_servers, host_addresses=args.media_addresses)
-    )
+    options = MediaOptions(ice_servers=ice_servers, host_addresses=args.media_addresses)
     try:
         import uvloop  # optional, as for `seminar serve`
     except ImportError:
-        asyncio.run(run_worker(config, setup=setup))
+        asyncio.run(serve(config, options))
     else:
-        uvloop.run(run_worker(config, setup=setup))
+        uvloop.run(serve(config, options))
+
+
+async def serve(config: WorkerConfig, options: MediaOptions) -> str:
+    """A worker hosting a Router; its transports are closed once it has stopped."""
+    host = MediaHost(options)
+    try:
+        return await run_worker(config, setup=host.install)
+    finally:
+        await host.close()
 
 
 if __name__ == "__main__":

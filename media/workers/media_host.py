@@ -1,6 +1,6 @@
 """A worker's media: one :class:`~media.sfu.Router` driven by the media messages.
 
-``run_worker(config, setup=MediaHost.setup(options))``: the host registers the handlers of
+``run_worker(config, setup=host.install)`` then ``host.close()``: the host registers the handlers of
 :mod:`media.workers.media_messages` on the worker's server, counts its open transports as the
 worker's ``sessions``, and broadcasts the media events (``track_published``, ``track_ended``,
 ``transport_state``, ``speaker``) to every control connection.
@@ -125,17 +125,11 @@ class MediaHost:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
 
-    @classmethod
-    def setup(cls, options: MediaOptions | None = None) -> Callable[[WorkerContext], None]:
-        """The ``setup`` for :func:`~media.workers.worker.run_worker`."""
-
-        def install(ctx: WorkerContext) -> None:
-            host = cls(options, emit=ctx.server.broadcast)
-            host.install(ctx)
-
-        return install
-
     def install(self, ctx: WorkerContext) -> None:
+        """The ``setup`` for :func:`~media.workers.worker.run_worker`; :meth:`close` the host
+        after ``run_worker`` returns (``python -m media.workers`` does)."""
+        if self._emit_event is None:
+            self._emit_event = ctx.server.broadcast
         if self.options.host_addresses is not None:
             addresses = list(self.options.host_addresses)
             # aioice gathers host candidates on what this module function returns.
@@ -151,12 +145,6 @@ class MediaHost:
         ctx.sessions = lambda: len(self.transports)
         self.start()
 
-        async def close_when_stopped() -> None:
-            await ctx.wait_stopped()
-            await self.close()
-
-        self._spawn(close_when_stopped())
-
     def start(self) -> None:
         """Start the speaker detector's timer."""
         if self._ticker is None:
@@ -170,6 +158,10 @@ class MediaHost:
         for transport in list(self.transports.values()):
             await self._close_transport(transport)
         await self.router.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(5):
+                while self._tasks:
+                    await asyncio.gather(*self._tasks, return_exceptions=True)
 
     @staticmethod
     def _guarded(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +55,7 @@ from tests.media.sfu.loopback import (
     make_pc,
     read_frame_number,
 )
-from tests.media.workers.conftest import connect, worker_process
+from tests.media.workers.conftest import child_env, connect, worker_process
 
 
 @pytest.fixture(autouse=True)
@@ -506,3 +507,48 @@ async def test_a_presenter_adds_then_stops_a_screen_share_on_the_same_publish_tr
                 )
             assert refused.value.code == "sdp_invalid"
             assert (await worker.client.stats()).sessions == 3
+
+
+async def test_a_worker_with_open_transports_stops_cleanly(sock_dir: Path) -> None:
+    path = sock_dir / "clean.sock"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "media.workers",
+        "--worker-id",
+        "clean",
+        "--control-socket",
+        str(path),
+        "--log-format",
+        "console",
+        "--media-address",
+        "127.0.0.1",
+        stdin=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=child_env(),
+    )
+    assert process.stderr is not None
+    stderr = asyncio.ensure_future(process.stderr.read())
+    try:
+        events = Events()
+        client = await connect(path, events)
+        worker = Worker(client, events)
+        publisher = await publish(worker)
+        async with closing(publisher):
+            viewer = await subscribe(worker, "sub-1", ["cam-1"])
+            async with closing(viewer):
+                await viewer.until(lambda: len(viewer.numbers) >= 5)
+                await client.shutdown()
+                async with asyncio.timeout(20):
+                    assert await process.wait() == 0
+                    log = (await stderr).decode()
+        await client.close()
+        assert "stopped (shutdown)" in log
+        # its peer connections were closed before the loop ended: no task left pending
+        assert "ERROR" not in log, log
+        assert "Traceback" not in log, log
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+        stderr.cancel()
