@@ -552,3 +552,30 @@ async def test_a_worker_with_open_transports_stops_cleanly(sock_dir: Path) -> No
             process.kill()
         await process.wait()
         stderr.cancel()
+
+
+async def test_a_subscriber_or_publisher_that_hangs_up_is_forgotten(worker: Worker) -> None:
+    publisher = await publish(worker)
+    viewer = await subscribe(worker, "sub-1", ["cam-1", "mic-1"])
+    async with closing(publisher, viewer):
+        await viewer.until(lambda: len(viewer.numbers) >= 5)
+        await viewer.pc.close()  # DTLS close_notify: the worker's side closes at once
+        state = await worker.events.wait_for(
+            lambda e: (
+                isinstance(e, TransportState)
+                and e.transport_id == "sub-1"
+                and e.state in ("closed", "failed")
+            )
+        )
+        assert state == TransportState(transport_id="sub-1", state="closed")
+        assert (await worker.client.stats()).sessions == 1
+        with pytest.raises(WorkerError) as gone:
+            await worker.client.request(CloseTransport(transport_id="sub-1"))
+        assert gone.value.code == "transport_not_found"
+
+        await publisher.pc.close()  # a publisher that hangs up: its tracks end
+        for track_id in ("cam-1", "mic-1"):
+            await worker.events.wait_for(
+                lambda e, t=track_id: e == TrackEnded(track_id=t, reason="transport_closed")  # type: ignore[misc]
+            )
+        assert (await worker.client.stats()).sessions == 0
