@@ -25,7 +25,7 @@ from lms_core.db import create_engine, create_session_factory, unit_of_work
 from lms_core.errors import DomainError
 from lms_core.mail.service import Mailer
 from lms_core.migrate import current_revision, migrate
-from media.workers.worker import DEFAULT_CAPACITY, DEFAULT_UDP_RCVBUF, WorkerConfig, run_worker
+from media.workers.worker import DEFAULT_CAPACITY, DEFAULT_UDP_RCVBUF, WorkerConfig
 from server import __version__, shutdown
 from server.app import create_app, open_storage
 from server.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
@@ -277,6 +277,19 @@ async def _worker(settings: Settings) -> None:
 @click.option(
     "--exit-on-stdin-eof", is_flag=True, help="Stop when stdin closes (a parent process died)."
 )
+@click.option(
+    "--ice-servers",
+    envvar="SEMINAR_SFU_ICE_SERVERS",
+    default="[]",
+    show_default=True,
+    help="JSON list of RTCIceServer objects for the worker's own transports ([]: host candidates).",
+)
+@click.option(
+    "--media-address",
+    "media_addresses",
+    multiple=True,
+    help="Gather host candidates on this address only (repeatable) [default: every interface].",
+)
 def sfu_worker(
     worker_id: str | None,
     control_socket: Path | None,
@@ -285,6 +298,8 @@ def sfu_worker(
     capacity: int | None,
     udp_rcvbuf: int | None,
     exit_on_stdin_eof: bool,
+    ice_servers: str,
+    media_addresses: tuple[str, ...],
 ) -> None:
     """Run one SFU media worker until SIGTERM (or a `shutdown` request).
 
@@ -302,4 +317,12 @@ def sfu_worker(
         exit_on_stdin_eof=exit_on_stdin_eof,
         version=__version__,
     )
-    _run_loop(run_worker(config))
+    # Imported here: it loads aiortc, which the other commands do not need.
+    from media.workers.__main__ import serve as serve_media
+    from media.workers.media_host import MediaOptions
+
+    try:
+        options = MediaOptions.parse(ice_servers, media_addresses)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--ice-servers") from None
+    _run_loop(serve_media(config, options))

@@ -87,10 +87,10 @@ def main(argv: list[str] | None = None) -> None:
         exit_on_stdin_eof=args.exit_on_stdin_eof,
         version=package_version(),
     )
-    ice_servers = json.loads(args.ice_servers)
-    if not isinstance(ice_servers, list) or not all(isinstance(s, dict) for s in ice_servers):
-        raise SystemExit("--ice-servers: a JSON list of objects")
-    options = MediaOptions(ice_servers=ice_servers, host_addresses=args.media_addresses)
+    try:
+        options = MediaOptions.parse(args.ice_servers, args.media_addresses)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     try:
         import uvloop  # optional, as for `seminar serve`
     except ImportError:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -82,6 +83,17 @@ class MediaOptions:
 
     ice_servers: Sequence[dict[str, Any]] = ()
     host_addresses: Sequence[str] | None = None
+
+    @classmethod
+    def parse(cls, ice_servers_json: str, host_addresses: Sequence[str] | None) -> MediaOptions:
+        """From the command line: ``--ice-servers`` (a JSON list) and ``--media-address``."""
+        try:
+            ice_servers = json.loads(ice_servers_json)
+        except ValueError:
+            ice_servers = None
+        if not isinstance(ice_servers, list) or not all(isinstance(s, dict) for s in ice_servers):
+            raise ValueError("--ice-servers: a JSON list of RTCIceServer objects")
+        return cls(ice_servers=ice_servers, host_addresses=host_addresses or None)
 
 
 @dataclass

@@ -8,7 +8,10 @@ import socket
 import sys
 from pathlib import Path
 
-from media.workers.client import WorkerClient
+import pytest
+
+from media.workers.client import WorkerClient, WorkerError
+from media.workers.media_messages import Publish, TrackSpec
 from media.workers.protocol import PROTOCOL_VERSION, Event, Stopping
 from tests.media.workers.conftest import child_env, connect, worker_process
 
@@ -107,6 +110,13 @@ async def test_seminar_sfu_worker_serves_over_tcp() -> None:
         assert welcome.worker_id == "node-b"
         assert welcome.pid == process.pid
         assert welcome.capacity == 40
+        # It hosts the SFU: a media request is understood (and this offer refused as such).
+        camera = [TrackSpec(track_id="cam", kind="camera", mid="0")]
+        with pytest.raises(WorkerError) as refused:
+            await client.request(
+                Publish(transport_id="t1", sdp="not sdp", tracks=camera), timeout=20
+            )
+        assert refused.value.code == "sdp_invalid"
         process.send_signal(signal.SIGTERM)
         async with asyncio.timeout(20):
             assert await process.wait() == 0
