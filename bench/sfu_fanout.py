@@ -145,7 +145,7 @@ def phase(mode: str, n: int, tmp: Path, args: argparse.Namespace) -> dict[str, A
 HEADER = (
     f"{'mode':<8}{'N':>4}{'SFU cores':>10}{'load cores':>11}{'pkts/s':>8}{'fps min':>8}"
     f"{'kbit/s':>8}{'gaps':>6}{'drops sfu/load':>15}{'lat p50/p95':>13}{'TTFF probe':>11}"
-    f"{'key p50/max':>12}"
+    f"{'key p50/max':>12}{'other':>7}"
 )
 
 
@@ -165,6 +165,7 @@ def row(r: dict[str, Any]) -> str:
         f"{r['mode']:<8}{r['n']:>4}{fmt(r['sfu_cores'], 3):>10}{fmt(r['load_cores'], 3):>11}"
         f"{r['packets_per_s']:>8}{r['video_fps_min']:>8}{r['video_kbps_mean']:>8}{r['gaps']:>6}"
         f"{drops:>15}{latency:>13}{fmt(r['probe_first_frame_s']):>11}{key:>12}"
+        f"{fmt(r['other_cores']):>7}{'  LOAD SATURATED' if r['load_cores'] > 0.9 else ''}"
     )
 
 

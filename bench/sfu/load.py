@@ -438,6 +438,14 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def machine_busy_seconds() -> float:
+    """CPU-seconds spent by every CPU (user, nice, system, irq, softirq), from /proc/stat."""
+    with open("/proc/stat") as f:
+        columns = f.readline().split()[1:8]
+    user, nice, system, _idle, _iowait, irq, softirq = (int(c) for c in columns)
+    return (user + nice + system + irq + softirq) / os.sysconf("SC_CLK_TCK")
+
+
 def udp_drops(pid: int) -> int:
     """Drops counted by the kernel on ``pid``'s UDP sockets (/proc/net/udp), since created."""
     inodes = set()
@@ -488,10 +496,12 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
     before = [(s.counts.packets, s.counts.video_frames, s.counts.gaps) for s in subs]
     bytes_before = [s.counts.video_bytes for s in subs]
     sfu_cpu_0 = cpu_seconds(args.sfu_pid) if args.sfu_pid else 0.0
+    busy_0 = machine_busy_seconds()
     load_cpu_0, t0 = cpu_seconds(me), time.monotonic()
     await asyncio.sleep(args.window)
     sfu_cpu_1 = cpu_seconds(args.sfu_pid) if args.sfu_pid else 0.0
     load_cpu_1, t1 = cpu_seconds(me), time.monotonic()
+    busy_1 = machine_busy_seconds()
     span = t1 - t0
     packets = sum(s.counts.packets - b[0] for s, b in zip(subs, before, strict=True))
     fps = [(s.counts.video_frames - b[1]) / span for s, b in zip(subs, before, strict=True)]
@@ -507,6 +517,9 @@ async def run_load(args: argparse.Namespace) -> dict[str, Any]:
         "n": args.n,
         "sfu_cores": round((sfu_cpu_1 - sfu_cpu_0) / span, 3) if args.sfu_pid else None,
         "load_cores": round((load_cpu_1 - load_cpu_0) / span, 3),
+        "other_cores": round(
+            (busy_1 - busy_0 - (sfu_cpu_1 - sfu_cpu_0) - (load_cpu_1 - load_cpu_0)) / span, 2
+        ),
         "packets_per_s": round(packets / span),
         "video_fps_min": round(min(fps), 1),
         "video_fps_mean": round(sum(fps) / len(fps), 1),
