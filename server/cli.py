@@ -25,7 +25,12 @@ from lms_core.db import create_engine, create_session_factory, unit_of_work
 from lms_core.errors import DomainError
 from lms_core.mail.service import Mailer
 from lms_core.migrate import current_revision, migrate
-from media.workers.worker import DEFAULT_CAPACITY, DEFAULT_UDP_RCVBUF, WorkerConfig
+from media.workers.worker import (
+    DEFAULT_CAPACITY,
+    DEFAULT_UDP_RCVBUF,
+    WorkerConfig,
+    check_control_access,
+)
 from server import __version__, shutdown
 from server.app import create_app, open_storage
 from server.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
@@ -278,6 +283,13 @@ async def _worker(settings: Settings) -> None:
     "--exit-on-stdin-eof", is_flag=True, help="Stop when stdin closes (a parent process died)."
 )
 @click.option(
+    "--control-token",
+    envvar="SEMINAR_SFU_CONTROL_TOKEN",
+    default=None,
+    help="Shared secret the control plane must present (required on TCP off loopback); "
+    "prefer the environment variable SEMINAR_SFU_CONTROL_TOKEN to the command line.",
+)
+@click.option(
     "--ice-servers",
     envvar="SEMINAR_SFU_ICE_SERVERS",
     default="[]",
@@ -298,13 +310,14 @@ def sfu_worker(
     capacity: int | None,
     udp_rcvbuf: int | None,
     exit_on_stdin_eof: bool,
+    control_token: str | None,
     ice_servers: str,
     media_addresses: tuple[str, ...],
 ) -> None:
     """Run one SFU media worker until SIGTERM (or a `shutdown` request).
 
     `serve` starts and supervises its own (SEMINAR_SFU_WORKERS); run this on other nodes. The
-    control channel has no authentication: listen on a Unix socket or a private interface.
+    control channel authenticates with SEMINAR_SFU_CONTROL_TOKEN, required on TCP off loopback.
     """
     _settings()  # logging as configured for the other commands
     config = WorkerConfig(
@@ -316,7 +329,12 @@ def sfu_worker(
         udp_rcvbuf=DEFAULT_UDP_RCVBUF if udp_rcvbuf is None else udp_rcvbuf,
         exit_on_stdin_eof=exit_on_stdin_eof,
         version=__version__,
+        control_token=control_token or None,
     )
+    try:
+        check_control_access(config)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--control-token") from None
     # Imported here: it loads aiortc, which the other commands do not need.
     from media.workers.__main__ import serve as serve_media
     from media.workers.media_host import MediaOptions

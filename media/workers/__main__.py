@@ -18,7 +18,14 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from media.workers.media_host import MediaHost, MediaOptions
-from media.workers.worker import DEFAULT_CAPACITY, DEFAULT_UDP_RCVBUF, WorkerConfig, run_worker
+from media.workers.worker import (
+    DEFAULT_CAPACITY,
+    DEFAULT_UDP_RCVBUF,
+    TOKEN_ENV,
+    WorkerConfig,
+    check_control_access,
+    run_worker,
+)
 
 
 class _JsonFormatter(logging.Formatter):
@@ -86,7 +93,13 @@ def main(argv: list[str] | None = None) -> None:
         udp_rcvbuf=args.udp_rcvbuf,
         exit_on_stdin_eof=args.exit_on_stdin_eof,
         version=package_version(),
+        # From the environment, not argv: a command line is visible to every local user.
+        control_token=os.environ.get(TOKEN_ENV) or None,
     )
+    try:
+        check_control_access(config)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
     try:
         options = MediaOptions.parse(args.ice_servers, args.media_addresses)
     except ValueError as exc:

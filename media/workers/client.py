@@ -130,8 +130,15 @@ class WorkerClient:
         assert isinstance(answer, reply)
         return answer
 
-    async def hello(self, *, timeout: float = DEFAULT_TIMEOUT) -> Welcome:  # noqa: ASYNC109
-        return await self.call(Hello(protocol=PROTOCOL_VERSION), Welcome, timeout=timeout)
+    async def hello(
+        self,
+        *,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109
+    ) -> Welcome:
+        """The first request on a connection (with the worker's token, if it has one)."""
+        hello = Hello(protocol=PROTOCOL_VERSION, token=token)
+        return await self.call(hello, Welcome, timeout=timeout)
 
     async def ping(self, *, timeout: float = DEFAULT_TIMEOUT) -> None:  # noqa: ASYNC109
         await self.request(Ping(), timeout=timeout)

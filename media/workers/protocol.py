@@ -127,6 +127,9 @@ class Welcome(Reply):
 class Hello(Request):
     reply = Welcome
     protocol: int = PROTOCOL_VERSION
+    # The worker's control token, when it has one (a TCP channel): until a hello carries it,
+    # the worker answers nothing else (``unauthorized``, then it hangs up).
+    token: str | None = Field(default=None, max_length=256)
 
 
 @message("pong")

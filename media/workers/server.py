@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ from media.workers.protocol import (
     MAX_FRAME_BYTES,
     ErrorReply,
     Event,
+    Hello,
     ProtocolError,
     Reply,
     Request,
@@ -33,9 +35,10 @@ Handler = Callable[[Any], Awaitable[Reply]]
 class WorkerServer:
     """Dispatches each request to the handler registered for its type."""
 
-    def __init__(self) -> None:
+    def __init__(self, token: str | None = None) -> None:
         self._handlers: dict[str, Handler] = {}
         self._writers: set[asyncio.StreamWriter] = set()
+        self.token = token  # with a token, each connection starts with a hello carrying it
 
     def register(self, request: type[R], handler: Callable[[R], Awaitable[Reply]]) -> None:
         """Answer ``request`` messages with ``handler``'s reply (of ``request.reply``)."""
@@ -58,6 +61,7 @@ class WorkerServer:
     ) -> None:
         """The ``asyncio.start_*_server`` callback: serve one connection until it closes."""
         self._writers.add(writer)
+        authenticated = self.token is None
         try:
             while True:
                 try:
@@ -69,9 +73,17 @@ class WorkerServer:
                     writer.write(encode(_error("frame_too_large", "frame over limit"), None))
                     await writer.drain()
                     return
-                if frame.strip():
-                    writer.write(await self._answer(frame))
-                    await writer.drain()
+                if not frame.strip():
+                    continue
+                if not authenticated:
+                    authenticated, request_id = self._check_token(frame)
+                    if not authenticated:  # answered (to its id, if it had one), then hung up
+                        refusal = _error("unauthorized", "hello with the token first")
+                        writer.write(encode(refusal, request_id))
+                        await writer.drain()
+                        return
+                writer.write(await self._answer(frame))
+                await writer.drain()
         except ConnectionError:
             pass
         finally:
@@ -79,6 +91,16 @@ class WorkerServer:
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
+
+    def _check_token(self, frame: bytes) -> tuple[bool, Any]:
+        """(whether ``frame`` is a hello with this worker's token, its request id)."""
+        try:
+            request_id, request = decode_request(frame)
+        except ProtocolError as exc:
+            return False, exc.request_id
+        token = request.token if isinstance(request, Hello) else None
+        expected = (self.token or "").encode()
+        return token is not None and hmac.compare_digest(token.encode(), expected), request_id
 
     async def _answer(self, frame: bytes) -> bytes:
         try:

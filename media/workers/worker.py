@@ -60,6 +60,21 @@ class WorkerConfig:
     udp_rcvbuf: int = DEFAULT_UDP_RCVBUF
     exit_on_stdin_eof: bool = False
     version: str = "unknown"
+    control_token: str | None = None  # required on a TCP channel off loopback
+
+
+TOKEN_ENV = "SEMINAR_SFU_CONTROL_TOKEN"  # noqa: S105 -- the variable's name, not a secret
+_LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def check_control_access(config: WorkerConfig) -> None:
+    """A control channel others can reach must authenticate: TCP off loopback needs a token
+    (a Unix socket is guarded by its directory's permissions)."""
+    reachable = config.control_socket is None and config.control_host not in _LOOPBACK
+    if reachable and not config.control_token:
+        raise ValueError(
+            f"a control channel on {config.control_host} needs a token: set {TOKEN_ENV}"
+        )
 
 
 def raise_receive_buffer(sock: socket.socket, size: int) -> int:
@@ -193,7 +208,7 @@ async def run_worker(
     place and before the control channel opens: it registers more handlers on ``ctx.server``
     and sets ``ctx.sessions``.
     """
-    ctx = WorkerContext(config)
+    ctx = WorkerContext(config, server=WorkerServer(token=config.control_token))
     ctx.udp_rcvbuf = probe_receive_buffer(config.udp_rcvbuf)
     if ctx.udp_rcvbuf < config.udp_rcvbuf:
         log.warning(

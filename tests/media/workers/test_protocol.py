@@ -87,7 +87,8 @@ def test_every_request_round_trips_through_its_frame() -> None:
         request_id, decoded = decode_request(encode(cls(), 42))
         assert (request_id, decoded) == (42, cls())
         assert decoded.type == name
-    assert encode(Hello(), 1) == b'{"type":"hello","id":1,"protocol":%d}\n' % PROTOCOL_VERSION
+    hello = b'{"type":"hello","id":1,"protocol":%d,"token":null}\n' % PROTOCOL_VERSION
+    assert encode(Hello(), 1) == hello
     reply_id, body = decode_incoming(encode(Pong(), 3))
     assert reply_id == 3
     assert isinstance(body, dict)

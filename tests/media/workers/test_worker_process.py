@@ -124,3 +124,64 @@ async def test_seminar_sfu_worker_serves_over_tcp() -> None:
         if process.returncode is None:
             process.kill()
         await process.wait()
+
+
+async def test_a_tcp_control_channel_answers_only_after_a_hello_with_the_token() -> None:
+    port = _free_port()
+    env = {k: v for k, v in child_env().items() if not k.startswith("SEMINAR_")}
+    env["SEMINAR_SFU_CONTROL_TOKEN"] = "a-long-shared-secret"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "media.workers",
+        "--worker-id",
+        "node-c",
+        "--control-host",
+        "127.0.0.1",
+        "--control-port",
+        str(port),
+        stdin=asyncio.subprocess.DEVNULL,
+        env=env,
+    )
+    try:
+        # Anything before the hello, or a hello with another token: refused, then hung up.
+        client = await _connect_tcp(process, port)
+        with pytest.raises(WorkerError) as refused:
+            await client.ping()
+        assert refused.value.code == "unauthorized"
+        async with asyncio.timeout(10):
+            await client.wait_closed()
+        client = await _connect_tcp(process, port)
+        with pytest.raises(WorkerError) as refused:
+            await client.hello(token="not-the-secret")
+        assert refused.value.code == "unauthorized"
+        async with asyncio.timeout(10):
+            await client.wait_closed()
+        client = await _connect_tcp(process, port)
+        welcome = await client.hello(token="a-long-shared-secret")
+        assert welcome.worker_id == "node-c"
+        await client.ping()
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            assert await process.wait() == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
+async def test_a_worker_reachable_off_loopback_needs_a_token() -> None:
+    env = {k: v for k, v in child_env().items() if not k.startswith("SEMINAR_")}
+    process = await asyncio.create_subprocess_exec(
+        SEMINAR,
+        "sfu-worker",
+        "--control-host",
+        "0.0.0.0",  # noqa: S104 -- refused before it listens
+        stdin=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env={**env, "SEMINAR_LOG_FORMAT": "console"},
+    )
+    async with asyncio.timeout(30):
+        _, err = await process.communicate()
+    assert process.returncode == 2
+    assert b"SEMINAR_SFU_CONTROL_TOKEN" in err
