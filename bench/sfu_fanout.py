@@ -204,11 +204,11 @@ def summary(results: list[dict[str, Any]]) -> list[str]:
                 f"packets/s per core ({us:.0f} us per forwarded packet)"
             )
         lines.append(
-            f"  vs LiveKit ~{LIVEKIT_SUBSCRIBERS_PER_CORE} subscribers/core: "
-            f"{LIVEKIT_SUBSCRIBERS_PER_CORE / per_core:.1f}x fewer; vs mediasoup "
-            f"~{MEDIASOUP_CONSUMERS_PER_CORE} consumers/core (= "
-            f"{MEDIASOUP_CONSUMERS_PER_CORE // 2} A/V subscribers): "
-            f"{MEDIASOUP_CONSUMERS_PER_CORE / 2 / per_core:.1f}x fewer"
+            f"  per core: {per_core / LIVEKIT_SUBSCRIBERS_PER_CORE:.2f}x LiveKit's "
+            f"~{LIVEKIT_SUBSCRIBERS_PER_CORE} subscribers, "
+            f"{per_core * 2 / MEDIASOUP_CONSUMERS_PER_CORE:.2f}x mediasoup's "
+            f"~{MEDIASOUP_CONSUMERS_PER_CORE} consumers (a subscriber here is 2 consumers); "
+            "linear extrapolation from the measured points"
         )
     if relay:
         r_fixed, r_slope = fit(relay)
@@ -235,7 +235,7 @@ def summary(results: list[dict[str, Any]]) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, nargs="+", default=[1, 10, 25, 50, 100])
+    parser.add_argument("--n", type=int, nargs="*", default=[1, 10, 25, 50, 100])
     parser.add_argument("--relay-n", type=int, nargs="*", default=[1, 2, 4])
     parser.add_argument("--no-direct", action="store_true")
     parser.add_argument("--quick", action="store_true", help="N = 1 10, relay 1, direct")
