@@ -307,7 +307,8 @@ async def worker_backend(path: str, closing: list[RTCPeerConnection]) -> Subscri
     )
 
     client = await WorkerClient.connect_unix(path)
-    await client.hello(timeout=20)
+    # the worker inherits our environment, so its token (if any) is this one
+    await client.hello(token=os.environ.get("SEMINAR_SFU_CONTROL_TOKEN") or None, timeout=20)
     pub = await publisher_pc()
     closing.append(pub)
     mids = {t.kind: t.mid or "" for t in pub.getTransceivers()}
