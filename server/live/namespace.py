@@ -242,6 +242,14 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             log.exception("live: event %s failed", event)
             return events.failed(problem(500, "internal_error", "An internal error occurred."))
 
+    async def _require_live_host(
+        self, session: AsyncSession, conn: Connection, action: str
+    ) -> None:
+        """The session is live and this socket's user is its host (else a problem naming
+        ``action``)."""
+        await self._require_live(session, conn)
+        await moderation.require_host(session, conn.live_session_id, conn.user_id, action)
+
     async def _require_live(self, session: AsyncSession, conn: Connection) -> None:
         status = await session.scalar(
             select(LiveSession.status).where(LiveSession.id == conn.live_session_id)
@@ -344,8 +352,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self, sid: str, conn: Connection, p: events.ParticipantMute
     ) -> dict[str, Any]:
         async with self._transaction() as session:
-            await self._require_live(session, conn)
-            await moderation.require_host(session, conn.live_session_id, conn.user_id, "mute chat")
+            await self._require_live_host(session, conn, "mute chat")
             changed = await moderation.set_muted(session, conn.live_session_id, p.user_id, p.muted)
         out = events.participant_out(changed)
         await self.emit("participant:changed", out, room=room_name(conn.live_session_id))
@@ -355,10 +362,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self, sid: str, conn: Connection, p: events.ParticipantRole
     ) -> dict[str, Any]:
         async with self._transaction() as session:
-            await self._require_live(session, conn)
-            await moderation.require_host(
-                session, conn.live_session_id, conn.user_id, "change roles"
-            )
+            await self._require_live_host(session, conn, "change roles")
             changed = await moderation.set_role(
                 session, conn.live_session_id, p.user_id, LiveRole(p.role)
             )
@@ -370,10 +374,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self, sid: str, conn: Connection, p: events.ParticipantRemove
     ) -> dict[str, Any]:
         async with self._transaction() as session:
-            await self._require_live(session, conn)
-            await moderation.require_host(
-                session, conn.live_session_id, conn.user_id, "remove people"
-            )
+            await self._require_live_host(session, conn, "remove people")
             await moderation.remove(session, conn.live_session_id, p.user_id)
         out = {"user_id": str(p.user_id)}
         # Every socket of that user in this room, on every node: the notice, then a disconnect
@@ -390,10 +391,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self, sid: str, conn: Connection, p: events.ParticipantReadmit
     ) -> dict[str, Any]:
         async with self._transaction() as session:
-            await self._require_live(session, conn)
-            await moderation.require_host(
-                session, conn.live_session_id, conn.user_id, "readmit people"
-            )
+            await self._require_live_host(session, conn, "readmit people")
             await moderation.readmit(session, conn.live_session_id, p.user_id)
         return {"user_id": str(p.user_id)}
 
@@ -401,10 +399,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _poll_open(self, sid: str, conn: Connection, p: events.PollOpen) -> dict[str, Any]:
         async with self._transaction() as session:
-            await self._require_live(session, conn)
-            await moderation.require_host(
-                session, conn.live_session_id, conn.user_id, "open a poll"
-            )
+            await self._require_live_host(session, conn, "open a poll")
             poll = await polls.open_poll(
                 session, conn.live_session_id, conn.user_id, p.question, p.options
             )
@@ -426,10 +421,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _poll_close(self, sid: str, conn: Connection, p: events.PollClose) -> dict[str, Any]:
         async with self._transaction() as session:
-            await self._require_live(session, conn)
-            await moderation.require_host(
-                session, conn.live_session_id, conn.user_id, "close a poll"
-            )
+            await self._require_live_host(session, conn, "close a poll")
             poll, closed = await polls.close_poll(session, conn.live_session_id, p.poll_id)
         out = events.poll_out(poll)
         if closed:
