@@ -63,6 +63,7 @@ class RedisBus:
         self._task: asyncio.Task[None] | None = None
         self._on_message: MessageHandler | None = None
         self._on_resync: ResyncHandler | None = None
+        self._stopping = False
 
     def _client(self, retries: int = 0) -> Redis:
         return Redis.from_url(
@@ -85,11 +86,14 @@ class RedisBus:
         self._task = asyncio.get_running_loop().create_task(self._listen())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        self._stopping = True
+        task, self._task = self._task, None
+        # redis-py can swallow a cancellation that lands while a read's own timeout fires
+        # (the read then returns None and the loop goes on), so cancel until the task ends;
+        # the flag makes the listener leave at its next turn either way.
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
         await self._publisher.aclose()
 
     async def join(self, room: str) -> None:
@@ -128,7 +132,7 @@ class RedisBus:
     async def _listen(self) -> None:
         delay = self._retry_delay
         lost = False
-        while True:
+        while not self._stopping:
             client = self._client()
             pubsub = client.pubsub()
             try:
@@ -143,7 +147,7 @@ class RedisBus:
                     self._resync(set(self._rooms))
                     await self._announce_unpublished()
                 delay = self._retry_delay
-                while True:
+                while not self._stopping:
                     message = await pubsub.get_message(timeout=5.0)
                     if message is not None:
                         self._handle(message)
@@ -158,8 +162,9 @@ class RedisBus:
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
                 with contextlib.suppress(Exception):
                     await client.aclose()
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, self._max_retry_delay)
+            if not self._stopping:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._max_retry_delay)
 
     def _handle(self, message: dict[str, Any]) -> None:
         kind = message["type"]
