@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lms_core.accounts import models as accounts_models
+from lms_core.assignments import models as assignments_models
 from lms_core.courses import models as courses_models
 from lms_core.db import Base
 from lms_core.enrollment import models as enrollment_models
@@ -10,9 +11,12 @@ from lms_core.jobs import models as jobs_models
 from lms_core.live import models as live_models
 from lms_core.live import room_models as live_room_models
 from lms_core.mail import models as mail_models
+from lms_core.question_banks import models as question_banks_models
+from lms_core.quizzes import models as quizzes_models
 
 __all__ = [
     "accounts_models",
+    "assignments_models",
     "courses_models",
     "enrollment_models",
     "jobs_models",
@@ -20,6 +24,8 @@ __all__ = [
     "live_room_models",
     "mail_models",
     "metadata",
+    "question_banks_models",
+    "quizzes_models",
 ]
 
 metadata = Base.metadata

@@ -28,11 +28,14 @@ from lms_core.storage.local import LocalStorage
 from server import middlewares
 from server.api import (
     admin,
+    assignments,
     auth,
     catalog,
     courses,
     enrollment,
     live,
+    question_banks,
+    quizzes,
     system,
     thumbnails,
     users,
@@ -79,6 +82,9 @@ ROUTERS: list[Router] = [
     videos.router,
     thumbnails.router,
     live.router,
+    question_banks.router,
+    quizzes.router,
+    assignments.router,
 ]
 
 

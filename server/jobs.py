@@ -15,6 +15,7 @@ from aiohttp import web
 
 from lms_core.courses.jobs import TRANSCODE_VIDEO, TranscodeVideoJob, UnreadableVideo
 from lms_core.jobs import JobRegistry, JobRunner
+from lms_core.quizzes.jobs import SUBMIT_OVERDUE_ATTEMPT, submit_overdue_attempt
 from lms_core.storage import Storage
 from media.errors import UnreadableMedia
 from media.ladder import TranscodeResult
@@ -34,6 +35,7 @@ def job_registry(settings: Settings, storage: Storage) -> JobRegistry:
         TRANSCODE_VIDEO,
         TranscodeVideoJob(storage, transcode_with_pyav, scratch_dir=settings.data_dir / "scratch"),
     )
+    registry.add(SUBMIT_OVERDUE_ATTEMPT, submit_overdue_attempt)
     return registry
 
 

@@ -103,3 +103,22 @@ def problem_response(
         content_type="application/problem+json",
         headers=headers,
     )
+
+
+def domain_error(body: dict[str, Any]) -> domain.DomainError:
+    """The error a problem body was made from (its status's class, code, detail and extra
+    fields), e.g. a problem answered by another node, to be answered again here."""
+    status = int(body.get("status", 400))
+    cls = next((c for c, s in _STATUS_BY_ERROR if s == status), domain.DomainError)
+    standard = set(Problem.model_fields)
+    extra = {k: v for k, v in body.items() if k not in standard}
+    detail, code = str(body.get("detail", "")), str(body.get("code", "error"))
+    if cls is domain.RateLimited:
+        return domain.RateLimited(detail, code=code, retry_after=int(extra.get("retry_after", 1)))
+    if cls is domain.InvalidInput:
+        errors = [
+            domain.FieldError(e.get("loc", ()), e.get("message", ""), e.get("type", ""))
+            for e in body.get("errors") or []
+        ]
+        return domain.InvalidInput(detail, code=code, errors=errors, extra=extra)
+    return cls(detail, code=code, extra=extra)

@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from media.workers.remote import RemoteAddress
+
 
 class SettingsError(Exception):
     """A setting is missing or wrong; the message names the environment variable."""
@@ -97,6 +99,22 @@ class Settings(BaseSettings):
         le=1024,
         description="SFU worker processes `serve` starts; default: one per CPU; 0: none.",
     )
+    sfu_remote_workers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="host:port of `seminar sfu-worker`s on other machines (comma-separated), "
+        "used beside the local ones.",
+    )
+    sfu_control_token: SecretStr | None = Field(
+        default=None,
+        description="The shared secret remote SFU workers require in the control channel's hello.",
+    )
+    sfu_worker_capacity: int = Field(
+        default=40,
+        ge=1,
+        le=10_000,
+        description="Media transports one SFU worker takes before a room's further audience "
+        "goes to another worker, fed by a pipe from the publisher's.",
+    )
 
     mail_from: str = "Seminar <no-reply@localhost>"
     smtp_host: str | None = None
@@ -130,6 +148,26 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             return [v.strip().rstrip("/") for v in value.split(",") if v.strip()]
         return value
+
+    @field_validator("sfu_remote_workers", mode="before")
+    @classmethod
+    def _split_remote_workers(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @field_validator("sfu_remote_workers")
+    @classmethod
+    def _remote_addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            RemoteAddress.parse(address)  # ValueError: not host:port
+        return value
+
+    @model_validator(mode="after")
+    def _remote_workers_need_a_token(self) -> Settings:
+        if self.sfu_remote_workers and not self.sfu_control_token:
+            raise ValueError("SEMINAR_SFU_REMOTE_WORKERS needs SEMINAR_SFU_CONTROL_TOKEN")
+        return self
 
     @field_validator("ice_servers", mode="before")
     @classmethod

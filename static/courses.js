@@ -430,6 +430,9 @@ async function learnPage() {
   } else if (lesson.kind === "file") {
     insertSanitisedHtml(document.getElementById("lesson-body"), lesson.body_html);
     document.getElementById("lesson-file").hidden = false;
+  } else if (lesson.kind === "quiz") {
+    // static/quiz.js (loaded by player.js) shows the quiz itself.
+    insertSanitisedHtml(document.getElementById("lesson-body"), lesson.body_html);
   } else {
     document.getElementById("lesson-unsupported").hidden = false;
   }

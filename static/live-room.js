@@ -21,6 +21,7 @@
 //   board-view.js    the canvas, pages, following the drawing
 //   board-tools.js   drawing on the canvas, text, undo, clear
 //   board-export.js  PNG and PDF export
+//   media.js         camera, microphone and screen share through the SFU (media-*.js)
 //
 // Plain ES modules (CSP script-src 'self'); server text goes in with textContent only.
 
@@ -33,6 +34,7 @@ import { BoardView } from "./live/board-view.js";
 import { Chat } from "./live/chat.js";
 import { $, messages } from "./live/common.js";
 import { Connection } from "./live/connection.js";
+import { Media } from "./live/media.js";
 import { People } from "./live/people.js";
 import { Polls } from "./live/polls.js";
 
@@ -49,6 +51,7 @@ class LiveRoom {
     this.boardLog = new BoardLog(this);
     this.boardView = new BoardView(this, this.boardLog);
     this.boardTools = new BoardTools(this, this.boardLog, this.boardView);
+    this.media = new Media(this);
   }
 
   bind() {
@@ -64,6 +67,7 @@ class LiveRoom {
     this.boardTools.bind();
     this.boardView.bind();
     bindExport(this.boardView);
+    this.media.bind();
   }
 
   async start() {
@@ -86,7 +90,7 @@ class LiveRoom {
       say(messages, "This session has not started yet. Reload the page once it is live.");
       return;
     }
-    this.connection.open([this.chat, this.people, this.polls, this.boardLog]);
+    this.connection.open([this.chat, this.people, this.polls, this.boardLog, this.media]);
   }
 
   /** Emits with an ack; resolves to the ack, or a problem when no answer comes. */
@@ -119,7 +123,7 @@ class LiveRoom {
     this.people.render();
     this.renderRole();
     this.setStatus("connected", "Connected.");
-    await Promise.all([this.chat.fetch(), this.boardLog.fetch()]);
+    await Promise.all([this.chat.fetch(), this.boardLog.fetch(), this.media.joined()]);
     this.chat.resend();
     this.boardLog.resend();
   }
@@ -146,6 +150,7 @@ class LiveRoom {
     this.boardView.setCanDraw(draw);
     this.chat.renderMuted();
     this.people.render();
+    this.media.renderRole();
   }
 
   close(kind, text) {
@@ -165,6 +170,7 @@ class LiveRoom {
       if (node.id !== "wb-follow") node.disabled = true;
     }
     $("room-title").focus();
+    this.media.close();
     this.connection.close();
   }
 }

@@ -160,3 +160,20 @@ async def check_not_removed(
 ) -> None:
     if await is_removed(session, live_session_id, user_id):
         raise RemovedFromSession()
+
+
+class PublishForbidden(PermissionDenied):
+    default_code = "publish_forbidden"
+    default_detail = "Only the host and presenters may send camera, microphone or screen."
+
+
+async def require_publisher(
+    session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID
+) -> Participant:
+    """The user may send media now: not removed, and the host or a presenter (the role read at
+    each call, so a promotion or demotion takes effect at once)."""
+    await check_not_removed(session, live_session_id, user_id)
+    me = await participant(session, live_session_id, user_id)
+    if me.role not in (LiveRole.HOST, LiveRole.PRESENTER):
+        raise PublishForbidden()
+    return me

@@ -202,6 +202,10 @@ class ActiveSpeakerDetector(Generic[K]):
             change = self._challenge(participant, state, clock) or change
         return change
 
+    def __len__(self) -> int:
+        """The participants it follows (those that sent a level and were not removed)."""
+        return len(self._participants)
+
     def tick(self, now: float) -> SpeakerChange[K] | None:
         """Advance time without a packet: clears a speaker gone silent or whose packets stopped."""
         self._clock = max(self._clock, now)

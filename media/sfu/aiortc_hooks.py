@@ -17,8 +17,20 @@ from typing import Any
 
 import aiortc
 from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver, clock
-from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpSendParameters
-from aiortc.rtp import RTP_HISTORY_SIZE, RtpPacket, unwrap_rtx
+from aiortc.rtcrtpparameters import (
+    RTCRtpCodecParameters,
+    RTCRtpHeaderExtensionParameters,
+    RTCRtpSendParameters,
+)
+from aiortc.rtp import (
+    RTCP_PSFB_APP,
+    RTP_HISTORY_SIZE,
+    RtcpPsfbPacket,
+    RtpPacket,
+    pack_remb_fci,
+    unpack_remb_fci,
+    unwrap_rtx,
+)
 
 from media.sfu.errors import AiortcIncompatible
 
@@ -57,6 +69,50 @@ def negotiated_codecs(transceiver: RTCRtpTransceiver) -> list[RTCRtpCodecParamet
     """
     codecs: list[RTCRtpCodecParameters] = _private(transceiver, "_codecs")
     return list(codecs)
+
+
+def negotiated_header_extensions(
+    transceiver: RTCRtpTransceiver,
+) -> list[RTCRtpHeaderExtensionParameters]:
+    """The header extensions (id, URI) negotiated for a transceiver: how its packets are parsed.
+
+    ``RTCRtpTransceiver._headerExtensions`` (rtcrtptransceiver.py:46), set with the codecs by
+    ``setRemoteDescription`` (rtcpeerconnection.py:932-934).
+    """
+    extensions: list[RTCRtpHeaderExtensionParameters] = _private(transceiver, "_headerExtensions")
+    return list(extensions)
+
+
+class RtpDatagrams:
+    """The decrypted bytes of the RTP packet a DTLS transport is handling, as received.
+
+    Wraps ``RTCDtlsTransport._handle_rtp_data(data, arrival_time_ms)`` (rtcdtlstransport.py:
+    614-624) on the instance: it parses ``data`` (SRTP already removed, :676) and hands the
+    packet to its receiver's ``_handle_rtp_packet`` without yielding to the loop, so while a
+    receiver's packet handler runs before its first ``await``, :attr:`current` is that packet's
+    datagram. A worker pipe sends those bytes on unchanged instead of serialising the parsed
+    packet again. One per transport (BUNDLE: every receiver of a peer connection shares it).
+    """
+
+    def __init__(self, transport: Any) -> None:
+        self.current = b""
+        original = _private(transport, "_handle_rtp_data")
+
+        async def handle_rtp_data(data: bytes, arrival_time_ms: int) -> None:
+            self.current = data
+            await original(data, arrival_time_ms)
+
+        transport._handle_rtp_data = handle_rtp_data
+
+    @staticmethod
+    def of(receiver: RTCRtpReceiver) -> RtpDatagrams:
+        """The (one) instance of ``receiver``'s DTLS transport, installed on first use."""
+        transport: Any = receiver.transport
+        datagrams = transport.__dict__.get("_sfu_rtp_datagrams")
+        if not isinstance(datagrams, RtpDatagrams):
+            datagrams = RtpDatagrams(transport)
+            transport._sfu_rtp_datagrams = datagrams
+        return datagrams
 
 
 def intercept_rtp(receiver: RTCRtpReceiver, handler: RtpHandler) -> Callable[[], None]:
@@ -108,6 +164,29 @@ def skip_decoding(receiver: RTCRtpReceiver) -> None:
     """
     previous = _private(receiver, "_RTCRtpReceiver__decoder_queue")
     receiver._RTCRtpReceiver__decoder_queue = _NoDecodeQueue(previous)  # type: ignore[attr-defined]
+
+
+def override_remb(receiver: RTCRtpReceiver, bitrate: Callable[[int], int]) -> None:
+    """Send the publisher ``bitrate(estimate)`` instead of aiortc's own estimate in every REMB.
+
+    Wraps ``RTCRtpReceiver._send_rtcp`` (rtcrtpreceiver.py:612) on this instance: the REMB
+    that ``_handle_rtp_packet`` builds (:481-498, an ``RtcpPsfbPacket`` with ``fmt`` APP and a
+    ``REMB`` FCI, rtp.py:174-213) is repacked with the new bitrate; every other RTCP packet
+    passes untouched.
+    """
+    original = receiver._send_rtcp
+
+    async def send_rtcp(packet: Any) -> None:
+        if (
+            isinstance(packet, RtcpPsfbPacket)
+            and packet.fmt == RTCP_PSFB_APP
+            and packet.fci[:4] == b"REMB"
+        ):
+            estimate, ssrcs = unpack_remb_fci(packet.fci)
+            packet.fci = pack_remb_fci(bitrate(estimate), ssrcs)
+        await original(packet)
+
+    receiver._send_rtcp = send_rtcp  # type: ignore[method-assign]
 
 
 async def send_pli(receiver: RTCRtpReceiver, media_ssrc: int) -> None:

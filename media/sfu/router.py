@@ -6,7 +6,7 @@ from aiortc import RTCRtpTransceiver
 
 from media.sfu.aiortc_hooks import check_aiortc_version
 from media.sfu.keyframe_requests import MIN_INTERVAL
-from media.sfu.publication import Publication
+from media.sfu.publication import PacketSource, Publication
 
 
 class Router:
@@ -26,10 +26,11 @@ class Router:
     def publications(self) -> tuple[Publication, ...]:
         return tuple(self._publications)
 
-    def publish(self, transceiver: RTCRtpTransceiver) -> Publication:
-        """Forward what arrives on ``transceiver`` (the SFU's receiving side of a publisher's
-        track; call after ``setRemoteDescription`` of the publisher's offer)."""
-        publication = Publication(transceiver, keyframe_interval=self.keyframe_interval)
+    def publish(self, source: RTCRtpTransceiver | PacketSource) -> Publication:
+        """Forward what arrives on ``source``: the SFU's receiving side of a publisher's track
+        (call after ``setRemoteDescription`` of the publisher's offer), or a track piped from
+        another worker (``media.sfu.pipe.PipeReceiver.add``)."""
+        publication = Publication(source, keyframe_interval=self.keyframe_interval)
         self._publications.append(publication)
         return publication
 

@@ -9,6 +9,9 @@ A transport is one ``RTCPeerConnection`` created with the configured ICE servers
 default: host candidates only); aiortc gathers its candidates before it answers or offers, so
 they are in the SDP of the reply. Publish transports receive, subscribe transports send; the
 worker never sends on a publish transport nor forwards what arrives on a subscribe transport.
+
+Pipes to and from other workers (``pipe_*`` messages) are in :mod:`media.workers.pipe_host`
+(``host.pipes``): a track piped in is a track of this worker whose ``transport_id`` is the pipe.
 """
 
 from __future__ import annotations
@@ -33,13 +36,14 @@ from aiortc.sdp import SessionDescription, candidate_from_sdp
 
 from media.sfu import NotNegotiated, Publication, Router, Subscription, UnsupportedCodec
 from media.sfu.active_speaker import ActiveSpeakerDetector, AudioLevel, SpeakerChange
+from media.sfu.sdp_hints import with_start_bitrate
 from media.workers.media_messages import (
     MEDIA_OF_KIND,
     AnswerApplied,
     CandidateAdded,
     CloseTransport,
     IceCandidate,
-    MediaErrorCode,
+    MediaRequestError,
     Publish,
     PublishAnswer,
     PublishedTrack,
@@ -57,6 +61,7 @@ from media.workers.media_messages import (
     Unpublished,
     Unsubscribe,
 )
+from media.workers.pipe_host import PipeHost
 from media.workers.protocol import ErrorReply, Event, Reply, Request
 from media.workers.worker import WorkerContext
 
@@ -64,15 +69,6 @@ log = logging.getLogger(__name__)
 
 SPEAKER_TICK = 0.25
 """Seconds between the detector's ticks (a room gone silent sends no packets to decide on)."""
-
-
-class MediaRequestError(Exception):
-    """A media request that cannot be done; answered as an ``error`` reply with ``code``."""
-
-    def __init__(self, code: MediaErrorCode, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
 
 
 @dataclass(frozen=True)
@@ -100,9 +96,10 @@ class MediaOptions:
 class Track:
     track_id: str
     kind: TrackKind
-    transport_id: str
+    transport_id: str  # its publish transport, or the pipe it arrives through
     mid: str
     publication: Publication
+    group: str | None = None  # the speaker group (Publish.group)
 
 
 @dataclass
@@ -110,6 +107,7 @@ class Transport:
     transport_id: str
     direction: str  # "publish" | "subscribe"
     pc: RTCPeerConnection
+    group: str | None = None
     track_ids: list[str] = field(default_factory=list)
     subscriptions: list[Subscription] = field(default_factory=list)
 
@@ -131,11 +129,14 @@ class MediaHost:
         self.router = Router()
         self.transports: dict[str, Transport] = {}
         self.tracks: dict[str, Track] = {}
-        self.detector: ActiveSpeakerDetector[str] = ActiveSpeakerDetector()
+        # One detector per speaker group (a room): two rooms on a worker never mask each other.
+        self.detectors: dict[str | None, ActiveSpeakerDetector[str]] = {}
         self._emit_event = emit
         self._clock = clock
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
+        self.pipes = PipeHost(self)
+        """Pipes to and from other workers (``pipe_*`` messages)."""
 
     def install(self, ctx: WorkerContext) -> None:
         """The ``setup`` for :func:`~media.workers.worker.run_worker`; :meth:`close` the host
@@ -154,6 +155,7 @@ class MediaHost:
         server.register(Unpublish, self._guarded(self.unpublish))
         server.register(CloseTransport, self._guarded(self.close_transport))
         server.register(Unsubscribe, self._guarded(self.unsubscribe))
+        self.pipes.register(server)
         ctx.sessions = lambda: len(self.transports)
         self.start()
 
@@ -169,6 +171,7 @@ class MediaHost:
                 await self._ticker
         for transport in list(self.transports.values()):
             await self._close_transport(transport)
+        await self.pipes.close()
         await self.router.close()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
@@ -176,9 +179,11 @@ class MediaHost:
                     await asyncio.gather(*self._tasks, return_exceptions=True)
 
     @staticmethod
-    def _guarded(
+    def guarded(
         handler: Callable[[Req], Awaitable[Reply]],
     ) -> Callable[[Req], Awaitable[Reply]]:
+        """``handler`` answering a :class:`MediaRequestError` with an ``error`` reply."""
+
         async def answer(request: Req) -> Reply:
             try:
                 return await handler(request)
@@ -186,6 +191,8 @@ class MediaHost:
                 return ErrorReply(code=exc.code, message=exc.message)
 
         return answer
+
+    _guarded = guarded
 
     # --- requests -----------------------------------------------------------------------------
 
@@ -208,7 +215,9 @@ class MediaHost:
         _check_offer(request)
         is_new = transport is None
         if transport is None:
-            transport = Transport(request.transport_id, "publish", self._new_pc())
+            transport = Transport(
+                request.transport_id, "publish", self._new_pc(), group=request.group
+            )
         pc = transport.pc
         published: list[Track] = []
         try:
@@ -230,7 +239,14 @@ class MediaHost:
                 except NotNegotiated as exc:
                     raise MediaRequestError("not_negotiated", str(exc)) from None
                 published.append(
-                    Track(spec.track_id, spec.kind, request.transport_id, spec.mid, publication)
+                    Track(
+                        spec.track_id,
+                        spec.kind,
+                        request.transport_id,
+                        spec.mid,
+                        publication,
+                        transport.group,
+                    )
                 )
             await pc.setLocalDescription(await pc.createAnswer())
         except BaseException:
@@ -251,7 +267,7 @@ class MediaHost:
             self.tracks[track.track_id] = track
             transport.track_ids.append(track.track_id)
             if track.kind == "microphone":
-                track.publication.on_audio_level = self._level_feeder(track.track_id)
+                track.publication.on_audio_level = self._level_feeder(track)
         if is_new:
             self._watch(transport)
             self.transports[transport.transport_id] = transport
@@ -259,7 +275,7 @@ class MediaHost:
             self._emit(TrackPublished(**_track_fields(track)))
         return PublishAnswer(
             transport_id=transport.transport_id,
-            sdp=pc.localDescription.sdp,
+            sdp=with_start_bitrate(pc.localDescription.sdp),
             tracks=[
                 PublishedTrack(
                     track_id=t.track_id,
@@ -436,6 +452,21 @@ class MediaHost:
         await transport.pc.close()
         return ended
 
+    def add_piped_track(
+        self, track_id: str, kind: TrackKind, pipe_id: str, publication: Publication
+    ) -> None:
+        """A track arriving through pipe ``pipe_id`` is a track of this worker from now on (its
+        audio level is not fed to the speaker detector: the origin worker's decides)."""
+        track = Track(track_id, kind, pipe_id, "", publication)
+        self.tracks[track_id] = track
+        self._emit(TrackPublished(**_track_fields(track)))
+
+    async def end_track(
+        self, track: Track, reason: Literal["unpublished", "transport_closed"]
+    ) -> None:
+        """Forget ``track``, stop forwarding it and tell its subscribers and the control plane."""
+        await self._end_track(track, reason)
+
     async def _end_track(
         self, track: Track, reason: Literal["unpublished", "transport_closed"]
     ) -> None:
@@ -444,30 +475,36 @@ class MediaHost:
         track.publication.on_audio_level = None
         await self.router.unpublish(track.publication)
         self._emit(TrackEnded(track_id=track.track_id, reason=reason))
-        change = self.detector.remove(track.track_id)
-        if change is not None:
-            self._emit(Speaker(track_id=change.speaker))
+        detector = self.detectors.get(track.group)
+        if detector is not None:
+            self._speaker_changed(track.group, detector.remove(track.track_id))
+            if not len(detector):
+                del self.detectors[track.group]
         for sender in senders:
             # Stopping the sender sends an RTCP BYE: an aiortc receiver ends its track on it.
             # A browser needs the m-line made inactive by a renegotiation (the control plane's).
             await sender.stop()
 
-    def _level_feeder(self, track_id: str) -> Callable[[AudioLevel], None]:
-        detector, clock = self.detector, self._clock
+    def _level_feeder(self, track: Track) -> Callable[[AudioLevel], None]:
+        group, clock = track.group, self._clock
+        detector = self.detectors.setdefault(group, ActiveSpeakerDetector())
+        track_id = track.track_id
 
         def feed(level: AudioLevel) -> None:
-            self._speaker_changed(detector.feed(track_id, level.level_dbov, level.voice, clock()))
+            change = detector.feed(track_id, level.level_dbov, level.voice, clock())
+            self._speaker_changed(group, change)
 
         return feed
 
-    def _speaker_changed(self, change: SpeakerChange[str] | None) -> None:
+    def _speaker_changed(self, group: str | None, change: SpeakerChange[str] | None) -> None:
         if change is not None:
-            self._emit(Speaker(track_id=change.speaker))
+            self._emit(Speaker(track_id=change.speaker, group=group))
 
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(SPEAKER_TICK)
-            self._speaker_changed(self.detector.tick(self._clock()))
+            for group, detector in list(self.detectors.items()):
+                self._speaker_changed(group, detector.tick(self._clock()))
 
     def _emit(self, event: Event) -> None:
         if self._emit_event is not None:

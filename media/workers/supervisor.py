@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import inspect
 import logging
 import os
 import shutil
@@ -24,14 +23,27 @@ import signal
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from media.workers.client import ChannelClosed, WorkerClient, WorkerError
+from media.workers.heartbeat import HeartbeatConfig, heartbeat
+from media.workers.pool import (
+    WorkerEventHook,
+    WorkerLoad,
+    WorkerLost,
+    WorkerLostHook,
+    fire_lost,
+)
 from media.workers.protocol import Event, StatsReport, Stopping, Welcome
-from media.workers.worker import DEFAULT_CAPACITY, DEFAULT_UDP_RCVBUF, SOCKET_DIR_PREFIX
+from media.workers.worker import (
+    DEFAULT_CAPACITY,
+    DEFAULT_UDP_RCVBUF,
+    SOCKET_DIR_PREFIX,
+    TOKEN_ENV,
+)
 
 log = logging.getLogger(__name__)
 
@@ -60,30 +72,6 @@ class SupervisorConfig:
     log_level: str = "INFO"
     log_format: str = "json"
     python: str = sys.executable
-
-
-@dataclass(frozen=True)
-class WorkerLost:
-    """A worker that was live is gone: everything placed on it must be placed again."""
-
-    worker_id: str
-    generation: int
-    pid: int
-    reason: Literal["exited", "hung", "unreachable"]
-    returncode: int | None
-
-
-WorkerLostHook = Callable[[WorkerLost], Awaitable[None] | None]
-WorkerEventHook = Callable[[str, Event], None]  # (worker id, event), on the channel's reader
-
-
-@dataclass(frozen=True)
-class WorkerLoad:
-    worker_id: str
-    generation: int
-    sessions: int
-    capacity: int
-    cpu_percent: float = 0.0
 
 
 def pick_worker(workers: Iterable[WorkerLoad]) -> WorkerLoad | None:
@@ -117,6 +105,10 @@ class WorkerHandle:
         return self.process.pid
 
     @property
+    def pipe_host(self) -> str:
+        return "127.0.0.1"  # our workers are on this machine
+
+    @property
     def live(self) -> bool:
         return (
             self.welcome is not None
@@ -124,6 +116,9 @@ class WorkerHandle:
             and self.client is not None
             and not self.client.closed
         )
+
+    def set_stats(self, stats: StatsReport) -> None:
+        self.stats = stats
 
     def load(self) -> WorkerLoad:
         capacity = self.welcome.capacity if self.welcome else 0
@@ -155,6 +150,12 @@ class WorkerSupervisor:
         self._slots: list[asyncio.Task[None]] = []
         self._dir: Path | None = None
         self._stopping = False
+        self._heartbeat_config = HeartbeatConfig(
+            interval=config.ping_interval,
+            timeout=config.ping_timeout,
+            missed=config.missed_pings,
+            stats_interval=config.stats_interval,
+        )
 
     # --- what the control plane uses ------------------------------------------------------------
 
@@ -248,7 +249,7 @@ class WorkerSupervisor:
                     lost.reason,
                     lost.returncode,
                 )
-                await self._fire(lost)
+                await fire_lost(self.on_worker_lost, lost)
                 if time.monotonic() - handle.live_since >= self.config.backoff_reset:
                     failures = 0
                 failures += 1
@@ -261,6 +262,9 @@ class WorkerSupervisor:
         path = self._dir / f"{worker_id}.sock"
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (_ROOT, env.get("PYTHONPATH")) if p)
+        # The control token is for remote workers (TCP): ours listen on a Unix socket in a
+        # private directory, and would otherwise refuse our token-less hello.
+        env.pop(TOKEN_ENV, None)
         process = await asyncio.create_subprocess_exec(
             config.python,
             "-m",
@@ -325,7 +329,10 @@ class WorkerSupervisor:
     async def _watch(self, handle: WorkerHandle) -> Literal["exited", "hung", "unreachable"]:
         """Return once ``handle`` is lost, and why."""
         exited = asyncio.create_task(handle.process.wait())
-        beating = asyncio.create_task(self._heartbeat(handle))
+        assert handle.client is not None
+        beating = asyncio.create_task(
+            heartbeat(handle.client, handle.worker_id, self._heartbeat_config, handle.set_stats)
+        )
         try:
             await asyncio.wait({exited, beating}, return_when=asyncio.FIRST_COMPLETED)
             if exited.done():
@@ -342,36 +349,6 @@ class WorkerSupervisor:
             for task in (exited, beating):
                 task.cancel()
             await asyncio.gather(exited, beating, return_exceptions=True)
-
-    async def _heartbeat(self, handle: WorkerHandle) -> Literal["hung", "unreachable"]:
-        config = self.config
-        client = handle.client
-        assert client is not None
-        misses = 0
-        last_stats = time.monotonic()
-        while True:
-            await asyncio.sleep(config.ping_interval)
-            try:
-                if time.monotonic() - last_stats >= config.stats_interval:
-                    handle.stats = await client.stats(timeout=config.ping_timeout)
-                    last_stats = time.monotonic()
-                else:
-                    await client.ping(timeout=config.ping_timeout)
-                misses = 0
-            except TimeoutError:
-                misses += 1
-                log.warning(
-                    "sfu worker %s missed a ping (%d of %d)",
-                    handle.worker_id,
-                    misses,
-                    config.missed_pings,
-                )
-                if misses >= config.missed_pings:
-                    return "hung"
-            except ChannelClosed:
-                return "unreachable"
-            except WorkerError as exc:  # alive, but unwell: the pings decide
-                log.warning("sfu worker %s: %s", handle.worker_id, exc)
 
     async def _end(self, handle: WorkerHandle, grace: float) -> None:
         """Stop ``handle``'s process (SIGTERM, SIGKILL after ``grace`` s) and reap it."""
@@ -391,12 +368,3 @@ class WorkerSupervisor:
         await process.wait()
         if handle.client is not None:
             await handle.client.close()
-
-    async def _fire(self, lost: WorkerLost) -> None:
-        for hook in list(self.on_worker_lost):
-            try:
-                result = hook(lost)
-                if inspect.isawaitable(result):
-                    await result
-            except Exception:
-                log.exception("an on_worker_lost hook failed for %s", lost.worker_id)

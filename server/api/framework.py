@@ -6,7 +6,8 @@ declaration drives validation and ``/api/v1/openapi.json``, so the two cannot dr
 
 ``upload=True`` declares a raw binary body (the file itself, read by the handler with
 ``server.uploads.receive_upload``): the route is marked ``@streams_body`` and documented with an
-``application/octet-stream`` request body. ``download=True`` documents a binary response (and a
+``application/octet-stream`` request body; with ``form`` (the JSON schema of its fields) the body is
+documented as ``multipart/form-data`` instead. ``download=True`` documents a binary response (and a
 302 to a presigned URL).
 """
 
@@ -114,6 +115,8 @@ class Endpoint:
     # A raw binary request body streamed by the handler / a binary response.
     upload: bool = False
     download: bool = False
+    # A streamed multipart/form-data body: the JSON schema of its fields (for OpenAPI).
+    form: dict[str, Any] | None = None
 
 
 @dataclass
@@ -141,7 +144,10 @@ class Router:
         errors: Iterable[int] = (),
         upload: bool = False,
         download: bool = False,
+        form: dict[str, Any] | None = None,
     ) -> Callable[[Handler[B, Q, P]], Handler[B, Q, P]]:
+        if form is not None and not upload:
+            raise ValueError("a form is a streamed upload: declare upload=True")
         if upload and body is not None:
             raise ValueError("an upload route reads its own body: declare no body model")
 
@@ -165,6 +171,7 @@ class Router:
                     operation_id=handler.__name__,
                     upload=upload,
                     download=download,
+                    form=form,
                 )
             )
             return handler

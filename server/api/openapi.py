@@ -88,7 +88,12 @@ def _operation(
             "required": e.body_required,
             "content": {"application/json": {"schema": keys[(e.body, "validation")]}},
         }
-    if e.upload:
+    if e.upload and e.form is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"multipart/form-data": {"schema": e.form}},
+        }
+    elif e.upload:
         op["requestBody"] = {
             "required": True,
             "content": {

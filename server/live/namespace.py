@@ -37,6 +37,9 @@ from lms_core.live.room_models import WhiteboardOpKind
 from server.live import events, ice
 from server.live.auth import Connection, authenticate
 from server.problems import from_domain, problem
+from server.sfu.plane import MEDIA_PLANE, MediaPlane
+from server.sfu.relay import SIGNAL_RELAY, SignalRelay
+from server.sfu.signalling import MediaSignalling
 from server.state import DATABASE, SETTINGS
 
 log = logging.getLogger("seminar.live")
@@ -117,9 +120,27 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             "wb:history": (events.WhiteboardHistory, self._wb_history),
             "media:ice": (events.Empty, self._media_ice),
         }
+        # The SFU's signalling (server/sfu/): the plane is attached to the node's workers at
+        # start-up (server/sfu/__init__.py).
+        plane = MediaPlane(self._to_socket, self._to_room)
+        app[MEDIA_PLANE] = plane
+        relay = None
+        redis_url = app[SETTINGS].redis_url
+        if redis_url:  # several nodes: a room's media runs on its owner node
+            relay = SignalRelay(redis_url, plane, self._to_socket)
+            plane.to_socket = relay.to_socket
+            app[SIGNAL_RELAY] = relay
+        self.media = MediaSignalling(plane, self._transaction, self._require_live, relay)
+        self._handlers |= self.media.handlers()
 
     def _transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         return unit_of_work(self._app[DATABASE].sessions)
+
+    async def _to_socket(self, sid: str, event: str, data: Any) -> None:
+        await self.emit(event, data, to=sid)
+
+    async def _to_room(self, live_session_id: uuid.UUID, event: str, data: Any) -> None:
+        await self.emit(event, data, room=room_name(live_session_id))
 
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "connect":
@@ -190,6 +211,10 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
 
     async def _disconnect(self, sid: str) -> None:
         self._buckets.pop(sid, None)
+        try:
+            await self.media.socket_gone(sid)
+        except Exception:
+            log.exception("live: closing a socket's media failed")
         conn = self._connections.pop(sid, None)
         connection_id = self._connection_ids.pop(sid, None)
         if conn is None or connection_id is None:
@@ -368,6 +393,8 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             )
         out = events.participant_out(changed)
         await self.emit("participant:changed", out, room=room_name(conn.live_session_id))
+        if changed.role is LiveRole.ATTENDEE:  # their media stops at once
+            await self.media.demoted(conn.live_session_id, p.user_id)
         return out
 
     async def _participant_remove(

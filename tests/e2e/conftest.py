@@ -137,10 +137,16 @@ def _wait_ready(server: LiveServer, deadline: float) -> None:
 
 @contextlib.contextmanager
 def running_server(
-    database_url: str, work: Path, *, run_workers: bool = False, log_level: str = "DEBUG"
+    database_url: str,
+    work: Path,
+    *,
+    run_workers: bool = False,
+    log_level: str = "DEBUG",
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[LiveServer]:
     """``seminar serve`` on a free port in ``work``, against the scratch database, mail held in
-    the outbox; with ``run_workers`` it runs the background jobs (e.g. transcoding) itself."""
+    the outbox; with ``run_workers`` it runs the background jobs (e.g. transcoding) itself;
+    ``extra_env`` is added to its environment last (e.g. ``{"SEMINAR_SFU_WORKERS": "2"}``)."""
     port = _free_port()
     env = {
         key: value
@@ -156,6 +162,7 @@ def running_server(
         "SEMINAR_LOG_LEVEL": log_level,
         "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH")) if p),
     }
+    env |= extra_env or {}
     log = work / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(

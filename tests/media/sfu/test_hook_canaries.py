@@ -48,6 +48,11 @@ def test_receiver_privates() -> None:
     # receive() hands the decoder thread the queue attribute that skip_decoding replaces
     assert "self.__decoder_queue," in inspect.getsource(RTCRtpReceiver.receive)
     assert "self.__decoder_queue.put(" in inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    # override_remb: the REMB goes out through the instance's _send_rtcp, built from these
+    assert parameters(RTCRtpReceiver._send_rtcp) == ["self", "packet"]
+    handler = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    assert "fci=pack_remb_fci(*remb)" in handler
+    assert "await self._send_rtcp(rtcp_packet)" in handler
 
 
 def test_sender_privates() -> None:

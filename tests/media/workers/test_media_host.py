@@ -22,8 +22,14 @@ from media.workers.media_messages import (
     AnswerApplied,
     Candidate,
     CandidateAdded,
+    ClosePipe,
     CloseTransport,
+    HeaderExtension,
     IceCandidate,
+    PipeReceive,
+    PipeSend,
+    PipeTrack,
+    PipeTracks,
     Publish,
     PublishAnswer,
     Speaker,
@@ -119,6 +125,8 @@ async def publish(
     *,
     audio: bool = True,
     video: tuple[str, TrackKind] = ("cam-1", "camera"),
+    mic: str = "mic-1",
+    group: str | None = None,
 ) -> Publisher:
     pc = make_pc()
     numbered = NumberedVideoTrack()
@@ -133,9 +141,10 @@ async def publish(
     mids = {t.kind: t.mid or "" for t in pc.getTransceivers()}
     tracks = [TrackSpec(track_id=video[0], kind=video[1], mid=mids["video"])]
     if audio:
-        tracks.append(TrackSpec(track_id="mic-1", kind="microphone", mid=mids["audio"]))
+        tracks.append(TrackSpec(track_id=mic, kind="microphone", mid=mids["audio"]))
+    sdp = pc.localDescription.sdp
     answer = await worker.client.call(
-        Publish(transport_id=transport_id, sdp=pc.localDescription.sdp, tracks=tracks),
+        Publish(transport_id=transport_id, sdp=sdp, tracks=tracks, group=group),
         PublishAnswer,
         timeout=20,
     )
@@ -356,6 +365,19 @@ async def test_speaker_events_follow_the_publishers_audio_level(worker: Worker) 
         await worker.events.wait_for(lambda e: e == Speaker(track_id=None), within=5)
 
 
+async def test_each_speaker_group_has_its_own_active_speaker(worker: Worker) -> None:
+    # Two rooms on one worker, someone speaking in each: neither masks the other.
+    room_a = await publish(worker, "pub-a", video=("cam-a", "camera"), mic="mic-a", group="A")
+    room_b = await publish(worker, "pub-b", video=("cam-b", "camera"), mic="mic-b", group="B")
+    async with closing(room_a, room_b):
+        for group in ("A", "B"):  # one shared detector would only ever name the louder one
+            expected = Speaker(track_id=f"mic-{group.lower()}", group=group)
+            await worker.events.wait_for(lambda e, x=expected: e == x, within=10)  # type: ignore[misc]
+        await worker.client.call(Unpublish(track_id="mic-a"), Unpublished)
+        await worker.events.wait_for(lambda e: e == Speaker(track_id=None, group="A"), within=5)
+        assert Speaker(track_id=None, group="B") not in worker.events.seen
+
+
 def test_every_media_message_round_trips_through_its_frame() -> None:
     candidate = Candidate(candidate="candidate:1 1 udp 1 127.0.0.1 9 typ host", sdpMLineIndex=0)
     requests: list[Request] = [
@@ -369,6 +391,25 @@ def test_every_media_message_round_trips_through_its_frame() -> None:
         IceCandidate(transport_id="t", candidate=None),
         Unpublish(track_id="a"),
         CloseTransport(transport_id="t"),
+        PipeReceive(pipe_id="p"),
+        PipeSend(pipe_id="p", host="127.0.0.1", port=5000, track_ids=["a"]),
+        PipeTracks(
+            pipe_id="p",
+            tracks=[
+                PipeTrack(
+                    track_id="a",
+                    kind="camera",
+                    channel=0,
+                    mime_type="video/H264",
+                    clock_rate=90_000,
+                    payload_type=102,
+                    rtx_payload_type=103,
+                    parameters={"packetization-mode": "1", "level-asymmetry-allowed": 1},
+                    header_extensions=[HeaderExtension(id=3, uri="urn:x")],
+                )
+            ],
+        ),
+        ClosePipe(pipe_id="p"),
     ]
     assert {r.type for r in requests} == {
         name for name, cls in REQUESTS.items() if cls.__module__ == media_messages.__name__

@@ -11,11 +11,10 @@ from dataclasses import replace
 
 import pytest
 
+from media.workers.pool import WorkerLoad, WorkerLost
 from media.workers.protocol import Event, Stopping
 from media.workers.supervisor import (
     SupervisorConfig,
-    WorkerLoad,
-    WorkerLost,
     WorkerStartError,
     WorkerSupervisor,
     pick_worker,

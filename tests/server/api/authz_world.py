@@ -87,6 +87,11 @@ SECRETS: dict[str, frozenset[Persona]] = {
     CLASSMATE_EMAIL: STAFF,
 }
 
+# --- question banks: answer keys (options' correctness, accepted answers, grader notes) are
+# for the course's staff; the draft's bank title is a draft secret (SECRET_DRAFT) as well.
+SECRET_ANSWER_KEY = "answer-key-secret"
+SECRETS[SECRET_ANSWER_KEY] = STAFF
+
 PDF = samples.pdf() + b"%" + SECRET_FILE + b"\n%" + b"x" * 512 + b"\n"
 PREVIEW_PDF = samples.pdf() + b"%syllabus\n"
 DRAFT_PDF = samples.pdf() + b"%" + SECRET_DRAFT.encode() + b"\n"
@@ -97,6 +102,42 @@ ROLES = {
     Persona.OWNER: Role.INSTRUCTOR,
     Persona.ADMIN: Role.ADMIN,
 }
+
+# --- assignments: a student's own work is for them and the course's staff; the classmate's
+# work for the staff only (Builder.assignments).
+SECRET_STUDENT_WORK = "student-work-secret"
+SECRET_CLASSMATE_WORK = "classmate-work-secret"
+SECRETS[SECRET_STUDENT_WORK] = STAFF | {Persona.STUDENT}
+SECRETS[SECRET_CLASSMATE_WORK] = STAFF
+FORM_BOUNDARY = "seminar-matrix-boundary"
+
+
+def submission_form(text: str) -> tuple[str, bytes]:
+    """A multipart submission: ``text`` as the text field and inside one PDF file."""
+    pdf = samples.pdf() + b"%" + text.encode() + b"\n"
+    head = (
+        f'--{FORM_BOUNDARY}\r\nContent-Disposition: form-data; name="text"\r\n\r\n{text}\r\n'
+        f'--{FORM_BOUNDARY}\r\nContent-Disposition: form-data; name="files"; '
+        'filename="essay.pdf"\r\nContent-Type: application/pdf\r\n\r\n'
+    )
+    tail = f"\r\n--{FORM_BOUNDARY}--\r\n"
+    return f"multipart/form-data; boundary={FORM_BOUNDARY}", head.encode() + pdf + tail.encode()
+
+
+@dataclass
+class AssignmentIds:
+    lesson: str = ""  # in module2 of the published course, with an attachment
+    attachment: str = ""
+    submission: str = ""  # the student's (text and file hold SECRET_STUDENT_WORK)
+    submission_file: str = ""
+    classmate_submission: str = ""  # the classmate's (SECRET_CLASSMATE_WORK)
+    classmate_file: str = ""
+    draft_lesson: str = ""  # on the draft, with an attachment (DRAFT_PDF)
+    draft_attachment: str = ""
+    # Deleted by the DELETE cases: deleting removes the stored object once the case's
+    # savepoint "commits", so no read case may use them.
+    spare: str = ""
+    draft_spare: str = ""
 
 
 @dataclass
@@ -136,6 +177,7 @@ class World:
     other_course: str = ""
     other_module: str = ""
     other_lesson: str = ""
+    asg: AssignmentIds = field(default_factory=AssignmentIds)  # --- assignments
     video_lesson: str = ""  # in module2, transcoded (ready)
     blank_video: str = ""  # in module2, no video yet
     video_id: str = ""
@@ -145,6 +187,15 @@ class World:
     live_live: str = ""
     live_draft: str = ""
     calendar_token: str = ""  # the student's
+    # --- question banks (Builder.question_banks)
+    bank: str = ""  # on the published course
+    question: str = ""  # in bank: a fill-in-the-blank whose key is SECRET_ANSWER_KEY
+    draft_bank: str = ""  # on the draft, titled with SECRET_DRAFT
+    draft_question: str = ""
+    # --- quizzes (Builder.quizzes)
+    quiz_lesson: str = ""  # in module2 of the published course: the bank's question
+    quiz_attempt: str = ""  # the student's, in progress
+    classmate_quiz_attempt: str = ""  # the classmate's, in progress
 
     def person(self, persona: Persona) -> Person:
         return self.people[persona]
@@ -328,6 +379,7 @@ class Builder:
         await self.call("POST", f"/api/v1/courses/{w.unpublished}/enrollments", student, 201)
         await self.call("POST", f"/api/v1/lessons/{w.unpublished_lesson}/complete", student, 200)
         await self.call("POST", f"/api/v1/courses/{w.unpublished}/unpublish", admin, 200)
+        await self.assignments()  # --- assignments
 
         # The other instructor's own course, for references across courses.
         other = people[Persona.OTHER_INSTRUCTOR]
@@ -337,6 +389,8 @@ class Builder:
         w.other_lesson = await self.lesson(w.other_module, "Elsewhere lesson", who=other)
         await self.call("POST", f"/api/v1/courses/{w.other_course}/publish", other, 200)
         await self.live_sessions()
+        await self.question_banks()
+        await self.quizzes()
         return w
 
     async def live_sessions(self) -> None:
@@ -362,6 +416,46 @@ class Builder:
             "POST", "/api/v1/users/me/calendar-token", w.people[Persona.STUDENT], 201
         )
         w.calendar_token = body["url"].rsplit("/", 1)[1].removesuffix(".ics")
+
+    # --- question banks ------------------------------------------------------------------------
+
+    async def question_banks(self) -> None:
+        w = self.world
+        owner = w.people[Persona.OWNER]
+        question = {
+            "type": "fill_in_blank",
+            "prompt": "The password is [[p]].",
+            "tags": ["authz"],
+            "feedback": f"{SECRET_ANSWER_KEY} feedback",
+            "blanks": [{"id": "p", "accepted": [SECRET_ANSWER_KEY]}],
+        }
+
+        async def bank(course: str, title: str) -> tuple[str, str]:
+            url = f"/api/v1/courses/{course}/question-banks"
+            body = await self.call("POST", url, owner, 201, json={"title": title})
+            url = f"/api/v1/question-banks/{body['id']}/questions"
+            added = await self.call("POST", url, owner, 201, json=question)
+            return str(body["id"]), str(added["id"])
+
+        w.bank, w.question = await bank(w.course, "Matrix bank")
+        w.draft_bank, w.draft_question = await bank(w.draft, f"{SECRET_DRAFT} bank")
+
+    # --- quizzes ---------------------------------------------------------------------------------
+
+    async def quizzes(self) -> None:
+        w = self.world
+        owner, student = w.people[Persona.OWNER], w.people[Persona.STUDENT]
+        assert w.classmate is not None
+        w.quiz_lesson = await self.lesson(w.module2, "Matrix quiz", kind="quiz")
+        settings = {
+            "items": [{"question_id": w.question}],
+            "attempts_allowed": None,
+            "show_answers": "never",
+        }
+        await self.call("PUT", f"/api/v1/lessons/{w.quiz_lesson}/quiz", owner, 200, json=settings)
+        url = f"/api/v1/lessons/{w.quiz_lesson}/quiz/attempts"
+        w.quiz_attempt = (await self.call("POST", url, student, 201))["id"]
+        w.classmate_quiz_attempt = (await self.call("POST", url, w.classmate, 201))["id"]
 
     async def upload(self, lesson: str, data: bytes) -> None:
         await self.call(
@@ -419,6 +513,46 @@ class Builder:
                 200,
                 json={"role": role},
             )
+
+    # --- assignments ---------------------------------------------------------------------------
+
+    async def assignments(self) -> None:
+        w, a = self.world, self.world.asg
+        owner, student = w.people[Persona.OWNER], w.people[Persona.STUDENT]
+        assert w.classmate is not None
+
+        async def attach(lesson: str, pdf: bytes) -> str:
+            body = await self.call(
+                "POST",
+                f"/api/v1/lessons/{lesson}/assignment/attachments",
+                owner,
+                201,
+                data=pdf,
+                headers={"Content-Type": "application/pdf", "X-Filename": "brief.pdf"},
+            )
+            return str(body["id"])
+
+        async def assignment(module: str, title: str, pdf: bytes) -> tuple[str, str, str]:
+            lesson = await self.lesson(module, title, kind="assignment")
+            url = f"/api/v1/lessons/{lesson}/assignment"
+            await self.call("PUT", url, owner, 200, json={"brief": "Write an essay."})
+            return lesson, await attach(lesson, pdf), await attach(lesson, pdf)
+
+        a.lesson, a.attachment, a.spare = await assignment(w.module2, "Essay", PDF)
+        a.draft_lesson, a.draft_attachment, a.draft_spare = await assignment(
+            w.draft_module, "Draft essay", DRAFT_PDF
+        )
+
+        async def submit(who: Person, text: str) -> tuple[str, str]:
+            content_type, data = submission_form(text)
+            url = f"/api/v1/lessons/{a.lesson}/submissions"
+            body = await self.call(
+                "POST", url, who, 201, data=data, headers={"Content-Type": content_type}
+            )
+            return str(body["id"]), str(body["files"][0]["id"])
+
+        a.submission, a.submission_file = await submit(student, SECRET_STUDENT_WORK)
+        a.classmate_submission, a.classmate_file = await submit(w.classmate, SECRET_CLASSMATE_WORK)
 
 
 def video_clip() -> bytes:

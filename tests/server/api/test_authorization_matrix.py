@@ -51,6 +51,7 @@ from tests.server.api.authz_world import (
     CLASSMATE_EMAIL,
     PDF,
     PERSONAS,
+    SECRET_ANSWER_KEY,
     SECRET_DRAFT,
     SECRET_DRIP,
     SECRET_FILE,
@@ -1277,6 +1278,101 @@ LIVE_CASES: list[Case] = [
 CASES += LIVE_CASES
 
 
+# --- question banks ------------------------------------------------------------------------------
+from lms_core.question_banks import qti  # noqa: E402
+from lms_core.question_banks.schemas import QuestionIn  # noqa: E402
+
+# The course's staff read banks and keys (TAs grade); its editors change them. On the draft,
+# those outside its staff get 404; on the published course, 403.
+QB = "/api/v1/question-banks/{bank_id}"
+QQ = "/api/v1/questions/{question_id}"
+QB_DRAFT_STAFF = by(401, 404, 404, 404, 200, 200, 200, 200)
+QB_QUESTION = {
+    "type": "numeric",
+    "prompt": "Matrix question",
+    "answer": 42,
+    "tolerance": 1,
+    "tags": ["authz"],
+}
+QB_IMPORT = {"format": "seminar.question-bank", "version": 1, "questions": [QB_QUESTION]}
+# The same question as one QTI 2.1 item (POST .../import-qti takes a package or an item).
+QB_QTI_ITEM = qti.item_xml(QuestionIn.model_validate(QB_QUESTION).root, "Q1")
+UPLOADS["qti"] = lambda: ("application/xml", "item.xml", QB_QTI_ITEM)
+
+
+def qb_listed(w: World, p: Persona, body: Any) -> None:
+    assert [q["id"] for q in body["items"]] == [w.question], body
+
+
+def qb_no_key(w: World, p: Persona, body: Any) -> None:
+    assert SECRET_ANSWER_KEY not in json.dumps(body), body
+    assert body["blank_ids"] == ["p"], body
+
+
+def qb_banks(w: World, p: Persona, body: Any) -> None:
+    assert [b["id"] for b in body["items"]] == [w.bank], body
+
+
+QUESTION_BANK_CASES: list[Case] = []
+for _label, _course, _bank, _question, _read, _edit in (
+    ("published", "{w.course}", "{w.bank}", "{w.question}", staff, editors),
+    ("draft", "{w.draft}", "{w.draft_bank}", "{w.draft_question}", None, draft_editors),
+):
+
+    def _reads(status: int, read: Any = _read) -> dict[Persona, frozenset[int]]:
+        return read(status) if read is not None else QB_DRAFT_STAFF
+
+    _b = f"/api/v1/question-banks/{_bank}"
+    _q = f"/api/v1/questions/{_question}"
+    _published = _label == "published"
+    QUESTION_BANK_CASES += [
+        Case(
+            "POST",
+            C + "/question-banks",
+            _label,
+            f"/api/v1/courses/{_course}/question-banks",
+            _edit(201),
+            json={"title": "Matrix extra bank"},
+        ),
+        Case(
+            "GET",
+            C + "/question-banks",
+            _label,
+            f"/api/v1/courses/{_course}/question-banks",
+            _reads(200),
+            check=qb_banks if _published else None,
+        ),
+        Case("GET", QB, _label, _b, _reads(200)),
+        Case("PATCH", QB, _label, _b, _edit(200), json={"description": "changed"}),
+        Case("DELETE", QB, _label, _b, _edit(204)),
+        Case("GET", QB + "/export", _label, f"{_b}/export", _reads(200)),
+        Case("POST", QB + "/import", _label, f"{_b}/import", _edit(201), json=QB_IMPORT),
+        Case("GET", QB + "/export.qti", _label, f"{_b}/export.qti", _reads(200)),
+        Case("POST", QB + "/import-qti", _label, f"{_b}/import-qti", _edit(201), upload="qti"),
+        Case("POST", QB + "/questions", _label, f"{_b}/questions", _edit(201), json=QB_QUESTION),
+        Case(
+            "GET",
+            QB + "/questions",
+            _label,
+            f"{_b}/questions?tag=authz",
+            _reads(200),
+            check=qb_listed if _published else None,
+        ),
+        Case("GET", QQ, _label, _q, _reads(200)),
+        Case("PUT", QQ, _label, _q, _edit(200), json=QB_QUESTION),
+        Case("DELETE", QQ, _label, _q, _edit(204)),
+        Case(
+            "GET",
+            QQ + "/student-view",
+            _label,
+            f"{_q}/student-view",
+            _reads(200),
+            check=qb_no_key,
+        ),
+    ]
+CASES += QUESTION_BANK_CASES
+
+
 # --- fixtures ----------------------------------------------------------------------------------
 
 
@@ -1322,6 +1418,287 @@ async def ctx(env: Env) -> AsyncIterator[Env]:
     finally:
         if savepoint.is_active:
             await savepoint.rollback()
+
+
+# --- assignments -------------------------------------------------------------------------------
+# Staff read settings and everyone's work; editors change settings and attachments; enrolled
+# students read the brief and submit, as themselves only; a submission is its student's and the
+# staff's: for anyone else it does not exist (404, as an unknown id). On the draft, those
+# outside its staff get 404; on the published course, 403.
+import tests.server.api.authz_world as authz_world  # noqa: E402
+
+
+def _submission_upload() -> tuple[str, str, bytes]:
+    content_type, body = authz_world.submission_form("matrix-new-work")
+    return content_type, "essay.pdf", body
+
+
+UPLOADS["submission"] = _submission_upload
+ASG = "/api/v1/lessons/{lesson_id}/assignment"
+ATT = ASG + "/attachments/{attachment_id}"
+SUBS = "/api/v1/lessons/{lesson_id}/submissions"
+SUB = "/api/v1/submissions/{submission_id}"
+ASG_DRAFT_READ = by(401, 404, 404, 404, 200, 200, 200, 200)
+SUBMITTERS = by(401, 403, 201, 403, 403, 403, 403, 403)
+DRAFT_SUBMITTERS = by(401, 404, 404, 404, 403, 403, 403, 403)
+OWN_WORK = by(401, 404, 200, 404, 200, 200, 200, 200)
+OTHERS_WORK = by(401, 404, 404, 404, 200, 200, 200, 200)
+
+
+def brief_shaped(w: World, p: Persona, body: Any) -> None:
+    source_for_editors(p, body, "brief")
+    assert body["brief_html"] == "<p>Write an essay.</p>", body
+    assert {a["id"] for a in body["attachments"]} == {w.asg.attachment, w.asg.spare}, body
+
+
+def own_work_only(w: World, p: Persona, body: Any) -> None:
+    ids = [item["id"] for item in body["items"]]
+    assert ids == ([w.asg.submission] if p is Persona.STUDENT else []), ids
+
+
+def everyones_latest(w: World, p: Persona, body: Any) -> None:
+    ids = {item["id"] for item in body["items"]}
+    assert ids == {w.asg.submission, w.asg.classmate_submission}, ids
+
+
+def submitted_as_self(w: World, p: Persona, body: Any) -> None:
+    assert body["student"]["id"] == w.person(p).id, body
+    assert (body["version"], body["is_latest"]) == (2, True), body
+
+
+ASSIGNMENT_CASES: list[Case] = [
+    Case(
+        "GET",
+        ASG,
+        "published",
+        "/api/v1/lessons/{w.asg.lesson}/assignment",
+        participants(200),
+        check=brief_shaped,
+    ),
+    Case("GET", ASG, "draft", "/api/v1/lessons/{w.asg.draft_lesson}/assignment", ASG_DRAFT_READ),
+    Case("GET", ASG, "a text lesson", "/api/v1/lessons/{w.released}/assignment", participants(409)),
+    Case(
+        "PUT",
+        ASG,
+        "published",
+        "/api/v1/lessons/{w.asg.lesson}/assignment",
+        editors(200),
+        json={"brief": "Changed", "max_files": 3},
+    ),
+    Case(
+        "PUT",
+        ASG,
+        "draft",
+        "/api/v1/lessons/{w.asg.draft_lesson}/assignment",
+        draft_editors(200),
+        json={"brief": "Changed"},
+    ),
+    Case(
+        "POST",
+        ASG + "/attachments",
+        "published",
+        "/api/v1/lessons/{w.asg.lesson}/assignment/attachments",
+        editors(201),
+        upload="pdf",
+    ),
+    Case(
+        "POST",
+        ASG + "/attachments",
+        "draft",
+        "/api/v1/lessons/{w.asg.draft_lesson}/assignment/attachments",
+        draft_editors(201),
+        upload="pdf",
+    ),
+    Case(
+        "GET",
+        ATT,
+        "published",
+        "/api/v1/lessons/{w.asg.lesson}/assignment/attachments/{w.asg.attachment}",
+        participants(200),
+    ),
+    Case(
+        "GET",
+        ATT,
+        "draft",
+        "/api/v1/lessons/{w.asg.draft_lesson}/assignment/attachments/{w.asg.draft_attachment}",
+        ASG_DRAFT_READ,
+    ),
+    # The draft's attachment through the published lesson: no such attachment there.
+    Case(
+        "GET",
+        ATT,
+        "another lesson's",
+        "/api/v1/lessons/{w.asg.lesson}/assignment/attachments/{w.asg.draft_attachment}",
+        by(401, 403, 404, 403, 404, 404, 404, 404),
+    ),
+    Case(
+        "DELETE",
+        ATT,
+        "published",
+        "/api/v1/lessons/{w.asg.lesson}/assignment/attachments/{w.asg.spare}",
+        editors(204),
+    ),
+    Case(
+        "DELETE",
+        ATT,
+        "draft",
+        "/api/v1/lessons/{w.asg.draft_lesson}/assignment/attachments/{w.asg.draft_spare}",
+        draft_editors(204),
+    ),
+    Case(
+        "POST",
+        SUBS,
+        "published",
+        "/api/v1/lessons/{w.asg.lesson}/submissions",
+        SUBMITTERS,
+        upload="submission",
+        check=submitted_as_self,
+    ),
+    Case(
+        "POST",
+        SUBS,
+        "draft",
+        "/api/v1/lessons/{w.asg.draft_lesson}/submissions",
+        DRAFT_SUBMITTERS,
+        upload="submission",
+    ),
+    Case(
+        "GET",
+        SUBS + "/mine",
+        "published",
+        "/api/v1/lessons/{w.asg.lesson}/submissions/mine",
+        participants(200),
+        check=own_work_only,
+    ),
+    Case(
+        "GET",
+        SUBS + "/mine",
+        "draft",
+        "/api/v1/lessons/{w.asg.draft_lesson}/submissions/mine",
+        ASG_DRAFT_READ,
+    ),
+    Case(
+        "GET",
+        SUBS,
+        "published",
+        "/api/v1/lessons/{w.asg.lesson}/submissions",
+        staff(200),
+        check=everyones_latest,
+    ),
+    Case("GET", SUBS, "draft", "/api/v1/lessons/{w.asg.draft_lesson}/submissions", ASG_DRAFT_READ),
+    Case("GET", SUB, "the student's", "/api/v1/submissions/{w.asg.submission}", OWN_WORK),
+    Case(
+        "GET",
+        SUB,
+        "the classmate's",
+        "/api/v1/submissions/{w.asg.classmate_submission}",
+        OTHERS_WORK,
+    ),
+    Case("GET", SUB, "unknown", "/api/v1/submissions/{me.token_id}", by(401, *[404] * 7)),
+    Case(
+        "GET",
+        SUB + "/files/{file_id}",
+        "the student's",
+        "/api/v1/submissions/{w.asg.submission}/files/{w.asg.submission_file}",
+        OWN_WORK,
+    ),
+    Case(
+        "GET",
+        SUB + "/files/{file_id}",
+        "the classmate's",
+        "/api/v1/submissions/{w.asg.classmate_submission}/files/{w.asg.classmate_file}",
+        OTHERS_WORK,
+    ),
+    # The classmate's file through the student's own submission: not that submission's file.
+    Case(
+        "GET",
+        SUB + "/files/{file_id}",
+        "mixed",
+        "/api/v1/submissions/{w.asg.submission}/files/{w.asg.classmate_file}",
+        by(401, 404, 404, 404, 404, 404, 404, 404),
+    ),
+]
+CASES += ASSIGNMENT_CASES
+
+
+# --- quizzes -------------------------------------------------------------------------------------
+# Editors set a quiz; whoever may open the lesson reads its settings (the questions: staff only);
+# enrolled students start attempts (staff do not take quizzes); an attempt is its student's
+# alone: for anyone else it does not exist (404, as an unknown id).
+QZ = "/api/v1/lessons/{lesson_id}/quiz"
+QA = "/api/v1/quiz-attempts/{attempt_id}"
+QUIZ_SETTINGS = {"items": [{"question_id": "{w.question}"}], "attempts_allowed": None}
+OWN_ATTEMPT = by(401, 404, 200, 404, 404, 404, 404, 404)
+
+
+def quiz_items_for_staff(w: World, p: Persona, body: Any) -> None:
+    assert (body["items"] is not None) is (p in STAFF), body
+
+
+QUIZ_CASES: list[Case] = [
+    Case(
+        "PUT",
+        QZ,
+        "published",
+        "/api/v1/lessons/{w.quiz_lesson}/quiz",
+        by(401, 403, 403, 403, 403, 200, 200, 200),
+        json=QUIZ_SETTINGS,
+    ),
+    Case(
+        "GET",
+        QZ,
+        "published",
+        "/api/v1/lessons/{w.quiz_lesson}/quiz",
+        by(401, 403, 200, 403, 200, 200, 200, 200),
+        check=quiz_items_for_staff,
+    ),
+    Case(
+        "POST",
+        QZ + "/attempts",
+        "published",
+        "/api/v1/lessons/{w.quiz_lesson}/quiz/attempts",
+        by(401, 403, 201, 403, 403, 403, 403, 403),
+    ),
+    Case("GET", QA, "the student's", "/api/v1/quiz-attempts/{w.quiz_attempt}", OWN_ATTEMPT),
+    Case(
+        "GET",
+        QA,
+        "the classmate's",
+        "/api/v1/quiz-attempts/{w.classmate_quiz_attempt}",
+        by(401, 404, 404, 404, 404, 404, 404, 404),
+    ),
+    Case(
+        "PUT",
+        QA + "/answers/{question_id}",
+        "the student's",
+        "/api/v1/quiz-attempts/{w.quiz_attempt}/answers/{w.question}",
+        OWN_ATTEMPT,
+        json={"answer": {"type": "fill_in_blank", "blanks": {"p": "a guess"}}, "seq": 5},
+    ),
+    Case(
+        "PUT",
+        QA + "/answers/{question_id}",
+        "the classmate's",
+        "/api/v1/quiz-attempts/{w.classmate_quiz_attempt}/answers/{w.question}",
+        by(401, 404, 404, 404, 404, 404, 404, 404),
+        json={"answer": {"type": "fill_in_blank", "blanks": {"p": "a guess"}}, "seq": 5},
+    ),
+    Case(
+        "POST",
+        QA + "/submit",
+        "the student's",
+        "/api/v1/quiz-attempts/{w.quiz_attempt}/submit",
+        OWN_ATTEMPT,
+    ),
+    Case(
+        "POST",
+        QA + "/submit",
+        "the classmate's",
+        "/api/v1/quiz-attempts/{w.classmate_quiz_attempt}/submit",
+        by(401, 404, 404, 404, 404, 404, 404, 404),
+    ),
+]
+CASES += QUIZ_CASES
 
 
 # --- helpers -----------------------------------------------------------------------------------
@@ -1456,12 +1833,21 @@ async def test_every_secret_is_shown_to_someone(ctx: Env) -> None:
     """Each marker does reach the personas allowed to see it, so searching for it means
     something (a sanitiser rewriting it would make the leak checks pass vacuously)."""
     shown = {
+        authz_world.SECRET_STUDENT_WORK: (
+            Persona.STUDENT,
+            "/api/v1/submissions/{w.asg.submission}",
+        ),
+        authz_world.SECRET_CLASSMATE_WORK: (
+            Persona.TA,
+            "/api/v1/submissions/{w.asg.classmate_submission}",
+        ),
         SECRET_RELEASED: (Persona.STUDENT, "/api/v1/lessons/{w.released}"),
         SECRET_DRIP: (Persona.TA, "/api/v1/lessons/{w.drip}"),
         SECRET_FILE.decode(): (Persona.STUDENT, "/api/v1/lessons/{w.file_lesson}/file"),
         SECRET_DRAFT: (Persona.TA, "/api/v1/courses/{w.draft}"),
         SECRET_UNPUBLISHED: (Persona.OWNER, "/api/v1/courses/{w.unpublished}"),
         CLASSMATE_EMAIL: (Persona.TA, "/api/v1/courses/{w.course}/enrollments"),
+        SECRET_ANSWER_KEY: (Persona.TA, "/api/v1/questions/{w.question}"),
     }
     assert set(shown) == set(SECRETS)
     for secret, (persona, url) in shown.items():

@@ -146,10 +146,11 @@ async def test_bodies_and_responses_resolve(client: AppClient) -> None:
                 resolve(document, ref)
                 checked += 1
         if method in ("POST", "PUT", "PATCH") and "requestBody" in operation:
-            # JSON, except file uploads: a raw binary body.
+            # JSON, except file uploads: a raw binary body, or a form of text and files.
             assert list(operation["requestBody"]["content"]) in (
                 ["application/json"],
                 ["application/octet-stream"],
+                ["multipart/form-data"],
             ), (method, path)
     assert checked > 0
     # And every reference anywhere, including from inside the component schemas.
@@ -250,3 +251,12 @@ async def test_upload_and_download_are_documented_as_binary(client: AppClient) -
     download = path["get"]
     assert download["responses"]["200"]["content"] == {"*/*": {"schema": binary}}
     assert "302" in download["responses"]
+
+
+async def test_submission_form_is_documented_as_multipart(client: AppClient) -> None:
+    document = await fetch_document(client)
+    submit = document["paths"]["/api/v1/lessons/{lesson_id}/submissions"]["post"]
+    form = submit["requestBody"]["content"]["multipart/form-data"]["schema"]
+    assert form["properties"]["files"]["items"] == {"type": "string", "format": "binary"}
+    assert form["properties"]["text"]["type"] == "string"
+    assert {"201", "200", "409", "413", "415"} <= set(submit["responses"])

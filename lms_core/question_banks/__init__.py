@@ -1,0 +1,1 @@
+"""Question banks: reusable, tagged questions per course, their grading and interchange."""
