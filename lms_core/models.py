@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from lms_core.accounts import models as accounts_models
 from lms_core.assignments import models as assignments_models
+from lms_core.certificates import models as certificates_models
 from lms_core.courses import models as courses_models
 from lms_core.db import Base
 from lms_core.enrollment import models as enrollment_models
+from lms_core.gradebook import models as gradebook_models
+from lms_core.grading import models as grading_models
 from lms_core.jobs import models as jobs_models
 from lms_core.live import models as live_models
 from lms_core.live import room_models as live_room_models
@@ -17,8 +20,11 @@ from lms_core.quizzes import models as quizzes_models
 __all__ = [
     "accounts_models",
     "assignments_models",
+    "certificates_models",
     "courses_models",
     "enrollment_models",
+    "gradebook_models",
+    "grading_models",
     "jobs_models",
     "live_models",
     "live_room_models",
