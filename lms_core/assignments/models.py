@@ -16,6 +16,7 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     CheckConstraint,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -74,6 +75,8 @@ class Assignment(TimestampMixin, Base):
     max_file_bytes: Mapped[int] = mapped_column(BigInteger)
     max_files: Mapped[int] = mapped_column(Integer, default=5)
     allow_resubmission: Mapped[bool] = mapped_column(default=True)
+    # What the assignment is graded out of (lms_core.grading).
+    points_possible: Mapped[float] = mapped_column(Float, default=100.0, server_default="100")
 
     __table_args__ = (
         CheckConstraint(
@@ -82,6 +85,7 @@ class Assignment(TimestampMixin, Base):
         CheckConstraint("max_penalty_percent BETWEEN 0 AND 100", name="max_penalty_percent"),
         CheckConstraint("max_file_bytes > 0", name="max_file_bytes_positive"),
         CheckConstraint("max_files BETWEEN 0 AND 100", name="max_files_range"),
+        CheckConstraint("points_possible > 0", name="points_possible_positive"),
     )
 
 

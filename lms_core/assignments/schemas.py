@@ -77,6 +77,9 @@ class AssignmentIn(Input):
         default=True,
         description="Resubmit until due_at (each a new version; the latest counts).",
     )
+    points_possible: float = Field(
+        default=100.0, gt=0, le=1_000_000, description="What the assignment is graded out of."
+    )
 
     @field_validator("allowed_types")
     @classmethod
@@ -111,6 +114,7 @@ class AssignmentOut(BaseModel):
     max_file_bytes: int
     max_files: int
     allow_resubmission: bool
+    points_possible: float
     attachments: list[AttachmentOut]
     updated_at: datetime
 

@@ -157,6 +157,7 @@ async def render(
         max_file_bytes=assignment.max_file_bytes,
         max_files=assignment.max_files,
         allow_resubmission=assignment.allow_resubmission,
+        points_possible=assignment.points_possible,
         attachments=[schemas.AttachmentOut.model_validate(a) for a in attachments],
         updated_at=assignment.updated_at,
     )
@@ -190,6 +191,7 @@ async def set_assignment(
         "max_file_bytes",
         "max_files",
         "allow_resubmission",
+        "points_possible",
     ):
         setattr(assignment, name, getattr(data, name))
     assignment.updated_at = utcnow()
