@@ -14,6 +14,7 @@ from lms_core.jobs import models as jobs_models
 from lms_core.live import models as live_models
 from lms_core.live import room_models as live_room_models
 from lms_core.mail import models as mail_models
+from lms_core.payments import models as payments_models
 from lms_core.question_banks import models as question_banks_models
 from lms_core.quizzes import models as quizzes_models
 
@@ -30,6 +31,7 @@ __all__ = [
     "live_room_models",
     "mail_models",
     "metadata",
+    "payments_models",
     "question_banks_models",
     "quizzes_models",
 ]

@@ -1,0 +1,1 @@
+"""Payments: Stripe Checkout for paid courses, idempotent webhooks, orders and the revenue ledger."""

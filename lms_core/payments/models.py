@@ -1,0 +1,3 @@
+"""Tables of lms_core.payments (filled in by the payments work)."""
+
+from __future__ import annotations
