@@ -430,8 +430,8 @@ async function learnPage() {
   } else if (lesson.kind === "file") {
     insertSanitisedHtml(document.getElementById("lesson-body"), lesson.body_html);
     document.getElementById("lesson-file").hidden = false;
-  } else if (lesson.kind === "quiz") {
-    // static/quiz.js (loaded by player.js) shows the quiz itself.
+  } else if (lesson.kind === "quiz" || lesson.kind === "assignment") {
+    // static/quiz.js and static/assignment.js (loaded by player.js) show the quiz or assignment.
     insertSanitisedHtml(document.getElementById("lesson-body"), lesson.body_html);
   } else {
     document.getElementById("lesson-unsupported").hidden = false;

@@ -14,6 +14,8 @@ import { API, ApiError, api } from "./api.js";
 import { formatBytes, problemText } from "./ui.js";
 // The quiz lessons' part of the page: it mounts itself when the lesson is a quiz.
 import "./quiz.js";
+// The assignment lessons' part (brief, hand-in, receipt, grade): mounts itself likewise.
+import "./assignment.js";
 
 const HLS_SCRIPT = "/static/vendor/hls.js/hls.min.js";
 const MSE_TYPE = 'video/mp4; codecs="avc1.42E01E,mp4a.40.2"';
