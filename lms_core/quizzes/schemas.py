@@ -105,3 +105,23 @@ class AnswerSavedOut(BaseModel):
     seq: int = Field(description="The stored answer's seq (higher than yours: yours was older).")
     stored: bool = Field(description="False when a newer answer was already stored.")
     saved_at: datetime
+
+
+class AttemptSummary(BaseModel):
+    id: uuid.UUID
+    number: int
+    status: AttemptStatus
+    started_at: datetime
+    submitted_at: datetime | None
+    auto_submitted: bool
+    score: float | None = Field(description="None in progress, or while an essay awaits grading.")
+    max_score: float
+    passed: bool | None
+
+
+class AttemptListOut(BaseModel):
+    items: list[AttemptSummary]
+    attempts_allowed: int | None
+    can_start: bool = Field(
+        description="An attempt is in progress or more are allowed (the window: checked at start)."
+    )

@@ -7,7 +7,7 @@ import uuid
 
 from pydantic import BaseModel
 
-from lms_core.quizzes import schemas, service
+from lms_core.quizzes import history, schemas, service
 from server.api.framework import Call, Empty, Router
 from server.api.paths import LessonPath
 
@@ -61,6 +61,18 @@ async def get_quiz(call: Call[Empty, Empty, LessonPath]) -> schemas.QuizOut:
 async def start_attempt(call: Call[Empty, Empty, LessonPath]) -> schemas.AttemptOut:
     attempt, _ = await service.start_attempt(call.db, call.actor, call.path.lesson_id)
     return await _view(call, attempt.id)
+
+
+@router.route(
+    "GET",
+    "/lessons/{lesson_id}/quiz/attempts",
+    summary="One's own attempts at a quiz, oldest first, with their scores once graded",
+    path_params=LessonPath,
+    response=schemas.AttemptListOut,
+    errors=(401, 403, 404, 422),
+)
+async def my_attempts(call: Call[Empty, Empty, LessonPath]) -> schemas.AttemptListOut:
+    return await history.my_attempts(call.db, call.actor, call.path.lesson_id)
 
 
 @router.route(

@@ -1635,6 +1635,11 @@ def quiz_items_for_staff(w: World, p: Persona, body: Any) -> None:
     assert (body["items"] is not None) is (p in STAFF), body
 
 
+def only_own_attempts(w: World, p: Persona, body: Any) -> None:
+    listed = {a["id"] for a in body["items"]}
+    assert listed == ({w.quiz_attempt} if p is Persona.STUDENT else set()), body
+
+
 QUIZ_CASES: list[Case] = [
     Case(
         "PUT",
@@ -1658,6 +1663,14 @@ QUIZ_CASES: list[Case] = [
         "published",
         "/api/v1/lessons/{w.quiz_lesson}/quiz/attempts",
         by(401, 403, 201, 403, 403, 403, 403, 403),
+    ),
+    Case(
+        "GET",
+        QZ + "/attempts",
+        "published",
+        "/api/v1/lessons/{w.quiz_lesson}/quiz/attempts",
+        by(401, 403, 200, 403, 200, 200, 200, 200),
+        check=only_own_attempts,
     ),
     Case("GET", QA, "the student's", "/api/v1/quiz-attempts/{w.quiz_attempt}", OWN_ATTEMPT),
     Case(
@@ -1699,6 +1712,345 @@ QUIZ_CASES: list[Case] = [
     ),
 ]
 CASES += QUIZ_CASES
+
+
+# --- certificates ------------------------------------------------------------------------------
+# The student's and the classmate's certificates (of the other instructor's course, which both
+# have left since): anyone verifies a code; its PDF is its student's and the admins' (the
+# course's instructor included, everyone else is refused: the certificate is public, so a 403
+# reveals nothing); admins revoke; one's list holds one's own only.
+CERT = "/api/v1/certificates/{code}"
+
+
+def own_certificates_only(w: World, p: Persona, body: Any) -> None:
+    codes = [item["code"] for item in body["items"]]
+    assert codes == ([w.cert.student] if p is Persona.STUDENT else []), codes
+
+
+def certificate_verified(w: World, p: Persona, body: Any) -> None:
+    assert (body["code"], body["status"], body["student_name"]) == (
+        w.cert.student,
+        "valid",
+        "Student",
+    ), body
+
+
+CERTIFICATE_CASES: list[Case] = [
+    Case(
+        "GET",
+        "/api/v1/me/certificates",
+        "own",
+        "/api/v1/me/certificates",
+        signed_in(200),
+        check=own_certificates_only,
+    ),
+    Case(
+        "GET",
+        CERT,
+        "the student's",
+        "/api/v1/certificates/{w.cert.student}",
+        everyone(200),
+        check=certificate_verified,
+    ),
+    Case("GET", CERT, "unknown", "/api/v1/certificates/" + "A" * 24, everyone(404)),
+    Case(
+        "GET",
+        CERT + "/pdf",
+        "the student's",
+        "/api/v1/certificates/{w.cert.student}/pdf",
+        by(401, 403, 200, 403, 403, 403, 403, 200),
+    ),
+    Case(
+        "GET",
+        CERT + "/pdf",
+        "the classmate's",
+        "/api/v1/certificates/{w.cert.classmate}/pdf",
+        by(401, 403, 403, 403, 403, 403, 403, 200),
+    ),
+    Case(
+        "POST",
+        CERT + "/revoke",
+        "the student's",
+        "/api/v1/certificates/{w.cert.student}/revoke",
+        admin_only(200),
+        json={"reason": "Issued in error"},
+    ),
+]
+CASES += CERTIFICATE_CASES
+
+
+# --- gradebook -----------------------------------------------------------------------------------
+# Staff (TAs included) read the gradebook and its CSV, enter scores and override (audited);
+# editors set up settings, categories and items; an enrolled student reads their own grades
+# only. On the draft, those outside its staff get 404.
+GB = "/api/v1/courses/{course_id}/gradebook"
+GB_ITEM = "/api/v1/gradebook/items/{item_id}"
+GB_CATEGORY = "/api/v1/gradebook/categories/{category_id}"
+GB_PUBLISHED = "/api/v1/courses/{w.course}/gradebook"
+GB_CELL = "/api/v1/gradebook/items/{w.gb_item}"
+GB_STUDENT = "{w.people[student].id}"
+GB_SETTINGS = {
+    "letter_scale": [{"letter": "P", "min_percent": 50}, {"letter": "F", "min_percent": 0}]
+}
+GB_DRAFT_STAFF = by(401, 404, 404, 404, 200, 200, 200, 200)
+
+
+def gradebook_rows(w: World, p: Persona, body: Any) -> None:
+    assert {s["student"]["id"] for s in body["students"]} >= {w.person(Persona.STUDENT).id}
+
+
+GRADEBOOK_CASES: list[Case] = [
+    Case("GET", GB + "/settings", "published", GB_PUBLISHED + "/settings", staff(200)),
+    Case(
+        "PUT",
+        GB + "/settings",
+        "published",
+        GB_PUBLISHED + "/settings",
+        editors(200),
+        json=GB_SETTINGS,
+    ),
+    Case("GET", GB + "/categories", "published", GB_PUBLISHED + "/categories", staff(200)),
+    Case(
+        "POST",
+        GB + "/categories",
+        "published",
+        GB_PUBLISHED + "/categories",
+        editors(201),
+        json={"name": "Matrix quizzes", "weight_percent": 30},
+    ),
+    Case(
+        "PATCH",
+        GB_CATEGORY,
+        "published",
+        "/api/v1/gradebook/categories/{w.gb_category}",
+        editors(200),
+        json={"weight_percent": 40, "drop_lowest": 1},
+    ),
+    Case(
+        "DELETE",
+        GB_CATEGORY,
+        "published",
+        "/api/v1/gradebook/categories/{w.gb_category}",
+        editors(204),
+    ),
+    Case("GET", GB + "/items", "published", GB_PUBLISHED + "/items", staff(200)),
+    Case(
+        "POST",
+        GB + "/items",
+        "published",
+        GB_PUBLISHED + "/items",
+        editors(201),
+        json={"title": "Matrix project", "max_points": 50},
+    ),
+    Case("PATCH", GB_ITEM, "manual", GB_CELL, editors(200), json={"extra_credit": True}),
+    Case("DELETE", GB_ITEM, "manual", GB_CELL, editors(204)),
+    Case(
+        "PUT",
+        GB_ITEM + "/scores/{student_id}",
+        "the student's",
+        GB_CELL + "/scores/" + GB_STUDENT,
+        staff(200),
+        json={"points": 8},
+    ),
+    Case(
+        "PUT",
+        GB_ITEM + "/overrides/{student_id}",
+        "the student's",
+        GB_CELL + "/overrides/" + GB_STUDENT,
+        staff(200),
+        json={"points": 10, "reason": "matrix regrade"},
+    ),
+    Case(
+        "DELETE",
+        GB_ITEM + "/overrides/{student_id}",
+        "the student's",
+        GB_CELL + "/overrides/" + GB_STUDENT,
+        staff(204),
+        json={"reason": "matrix undo"},
+    ),
+    Case("GET", GB + "/audit", "published", GB_PUBLISHED + "/audit", staff(200)),
+    Case("GET", GB, "published", GB_PUBLISHED, staff(200), check=gradebook_rows),
+    Case("GET", GB, "draft", "/api/v1/courses/{w.draft}/gradebook", GB_DRAFT_STAFF),
+    Case(
+        "GET",
+        "/api/v1/courses/{course_id}/gradebook.csv",
+        "published",
+        "/api/v1/courses/{w.course}/gradebook.csv",
+        staff(200),
+    ),
+    Case(
+        "GET",
+        "/api/v1/courses/{course_id}/my-grades",
+        "published",
+        "/api/v1/courses/{w.course}/my-grades",
+        by(401, 403, 200, 403, 403, 403, 403, 403),
+    ),
+    Case(
+        "GET",
+        "/api/v1/courses/{course_id}/my-grades",
+        "draft",
+        "/api/v1/courses/{w.draft}/my-grades",
+        by(401, 404, 404, 404, 403, 403, 403, 403),
+    ),
+]
+CASES += GRADEBOOK_CASES
+
+
+# --- grading -------------------------------------------------------------------------------------
+# Staff (TAs included) keep the rubric, read the queue, grade, release, read a grade's history
+# and attach feedback files; a student reads their own grade once released (and its files), and
+# nothing of anyone else's: a grade id they may not read does not exist for them (404).
+import tests.server.api.authz_world as grading_world  # noqa: E402
+
+GR_LESSON = "/api/v1/lessons/{lesson_id}"
+GR_URL = "/api/v1/lessons/{w.asg.lesson}"
+GR_GRADE = "/api/v1/grades/{grade_id}"
+GR_STAFF_ONLY = by(401, 404, 404, 404, 200, 200, 200, 200)
+
+
+def _grade_file_upload() -> tuple[str, str, bytes]:
+    content_type, body = grading_world.feedback_form("matrix.pdf")
+    return content_type, "matrix.pdf", body
+
+
+def _grades_csv() -> tuple[str, str, bytes]:
+    return "text/csv", "grades.csv", b"email,points,feedback\n"
+
+
+UPLOADS["grade_file"] = _grade_file_upload
+UPLOADS["grades_csv"] = _grades_csv
+
+
+def students_grade(w: World, p: Persona, body: Any) -> None:
+    assert (body["id"], body["status"], body["points"]) == (w.grd.grade, "released", 80), body
+
+
+def queue_of_both(w: World, p: Persona, body: Any) -> None:
+    listed = {i["student"]["id"] for i in body["items"]}
+    assert listed == {w.person(Persona.STUDENT).id, w.classmate.id}, body  # type: ignore[union-attr]
+
+
+GRADING_CASES: list[Case] = [
+    Case("GET", GR_LESSON + "/rubric", "published", GR_URL + "/rubric", staff(200)),
+    Case(
+        "PUT",
+        GR_LESSON + "/rubric",
+        "published",
+        GR_URL + "/rubric",
+        staff(200),
+        json={"criteria": [{"title": "New", "levels": [{"title": "Ok", "points": 2}]}]},
+    ),
+    Case("DELETE", GR_LESSON + "/rubric", "published", GR_URL + "/rubric", staff(204)),
+    Case(
+        "GET",
+        GR_LESSON + "/rubric",
+        "a text lesson",
+        "/api/v1/lessons/{w.released}/rubric",
+        staff(409),
+    ),
+    Case(
+        "GET",
+        GR_LESSON + "/grading-queue",
+        "published",
+        GR_URL + "/grading-queue",
+        staff(200),
+        check=queue_of_both,
+    ),
+    Case(
+        "GET",
+        GR_LESSON + "/grades/{student_id}",
+        "the student's",
+        GR_URL + "/grades/{w.people[student].id}",
+        staff(200),
+        check=students_grade,
+    ),
+    Case(
+        "GET",
+        GR_LESSON + "/grades/{student_id}",
+        "the classmate's",
+        GR_URL + "/grades/{w.classmate.id}",
+        staff(200),
+    ),
+    Case(
+        "PUT",
+        GR_LESSON + "/grades/{student_id}",
+        "the classmate's draft",
+        GR_URL + "/grades/{w.classmate.id}",
+        staff(200),
+        json={"points": 55},
+    ),
+    # The student's own released grade: a student never edits it; staff need a reason.
+    Case(
+        "PUT",
+        GR_LESSON + "/grades/{student_id}",
+        "the student's released",
+        GR_URL + "/grades/{w.people[student].id}",
+        staff(200),
+        json={"points": 99, "reason": "matrix regrade"},
+    ),
+    Case(
+        "POST",
+        GR_LESSON + "/grades/release",
+        "published",
+        GR_URL + "/grades/release",
+        staff(200),
+        json={},
+    ),
+    Case(
+        "GET",
+        GR_LESSON + "/my-grade",
+        "published",
+        GR_URL + "/my-grade",
+        by(401, 403, 200, 403, 404, 404, 404, 404),
+        check=students_grade,
+    ),
+    Case(
+        "GET",
+        GR_LESSON + "/submissions.zip",
+        "published",
+        GR_URL + "/submissions.zip",
+        staff(200),
+    ),
+    Case("GET", GR_LESSON + "/grades.csv", "published", GR_URL + "/grades.csv", staff(200)),
+    Case(
+        "POST",
+        GR_LESSON + "/grades.csv",
+        "published",
+        GR_URL + "/grades.csv",
+        staff(200),
+        upload="grades_csv",
+    ),
+    Case(
+        "GET",
+        GR_GRADE + "/history",
+        "the student's",
+        "/api/v1/grades/{w.grd.grade}/history",
+        GR_STAFF_ONLY,
+    ),
+    Case(
+        "POST",
+        GR_GRADE + "/files",
+        "the student's",
+        "/api/v1/grades/{w.grd.grade}/files",
+        by(401, 404, 404, 404, 201, 201, 201, 201),
+        upload="grade_file",
+    ),
+    Case(
+        "GET",
+        GR_GRADE + "/files/{file_id}",
+        "the student's released",
+        "/api/v1/grades/{w.grd.grade}/files/{w.grd.file}",
+        by(401, 404, 200, 404, 200, 200, 200, 200),
+    ),
+    Case(
+        "DELETE",
+        GR_GRADE + "/files/{file_id}",
+        "the student's spare",
+        "/api/v1/grades/{w.grd.grade}/files/{w.grd.spare_file}",
+        by(401, 404, 404, 404, 204, 204, 204, 204),
+    ),
+]
+CASES += GRADING_CASES
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -242,3 +242,39 @@ async def test_the_wrong_users_and_bad_input(people: People) -> None:
         json={"items": [{"question_id": true_false["id"]}]},
     )
     await problem(resp, 409, "not_a_quiz_lesson")
+
+
+async def test_a_student_lists_only_their_own_attempts(people: People) -> None:
+    room = await Classroom(people).build(kinds=(QuestionType.TRUE_FALSE, QuestionType.ESSAY))
+    await room.set_quiz(attempts_allowed=2, passing_percent=50)
+    url = f"/api/v1/lessons/{room.lesson_id}/quiz/attempts"
+    assert await ok(await room.student.get(url)) == {
+        "items": [],
+        "attempts_allowed": 2,
+        "can_start": True,
+    }
+    true_false, true_false_kind = room.questions[QuestionType.TRUE_FALSE], QuestionType.TRUE_FALSE
+    first = await ok(await room.start(), 201)
+    essay = room.questions[QuestionType.ESSAY]
+    await ok(await room.save(first["id"], true_false["id"], key_of(true_false, true_false_kind), 1))
+    await ok(await room.save(first["id"], essay["id"], key_of(essay, QuestionType.ESSAY), 1))
+    await ok(await room.student.post(f"/api/v1/quiz-attempts/{first['id']}/submit"))
+    second = await ok(await room.start(), 201)
+    listed = await ok(await room.student.get(url))
+    assert [(a["id"], a["number"], a["status"]) for a in listed["items"]] == [
+        (first["id"], 1, "submitted"),
+        (second["id"], 2, "in_progress"),
+    ]
+    # The essay awaits a person: no score and no verdict yet.
+    assert listed["items"][0]["score"] is None
+    assert listed["items"][0]["passed"] is None
+    assert listed["can_start"] is True  # the second one is in progress
+    await ok(await room.student.post(f"/api/v1/quiz-attempts/{second['id']}/submit"))
+    assert (await ok(await room.student.get(url)))["can_start"] is False
+    assert_no_key(await ok(await room.student.get(url)))
+
+    classmate = await people.user("classmate")
+    await people.enroll("classmate", room.course_id)
+    assert (await ok(await classmate.get(url)))["items"] == []  # never someone else's
+    outsider = await people.user("outsider")
+    await problem(await outsider.get(url), 403, "enrollment_required")
