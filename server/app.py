@@ -34,6 +34,7 @@ from server.api import (
     courses,
     enrollment,
     live,
+    payments,
     question_banks,
     quizzes,
     system,
@@ -85,6 +86,7 @@ ROUTERS: list[Router] = [
     question_banks.router,
     quizzes.router,
     assignments.router,
+    payments.router,
 ]
 
 
@@ -136,6 +138,7 @@ def create_app(
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_job_registry(jobs))
     app.cleanup_ctx.append(_accounts(hasher or PasswordHasher()))
+    app.cleanup_ctx.append(payments.payments_context)  # the Stripe client, when configured
     app.cleanup_ctx.append(sfu_workers)  # media worker processes, started and supervised
     if settings.workers_in_process:
         app.cleanup_ctx.append(mail_dispatcher)
