@@ -34,6 +34,7 @@ from lms_core.courses.access import CourseRole
 from lms_core.courses.content import get_lesson
 from lms_core.courses.models import Lesson, LessonKind, Module
 from lms_core.errors import PermissionDenied
+from lms_core.grading import service as grading_service
 from lms_core.jobs.queue import enqueue
 from lms_core.question_banks import grading
 from lms_core.question_banks.models import Question, QuestionBank
@@ -410,6 +411,9 @@ async def finalise(
     deadline = attempt.deadline_at
     attempt.submitted_at = min(at, deadline) if auto and deadline is not None else at
     await session.flush()
+    quiz = await session.get(Quiz, attempt.quiz_id)
+    assert quiz is not None
+    await grading_service.record_quiz_result(session, quiz, attempt.user_id)  # the grade row
 
 
 async def submit_overdue(session: AsyncSession, *, limit: int = 500) -> int:

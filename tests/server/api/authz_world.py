@@ -140,6 +140,33 @@ class AssignmentIds:
     draft_spare: str = ""
 
 
+# --- grading: the student's released grade is for them and the course's staff; the classmate's
+# draft grade for the staff only (Builder.grading).
+SECRET_STUDENT_GRADE = "student-grade-secret"
+SECRET_CLASSMATE_GRADE = "classmate-grade-secret"
+SECRETS[SECRET_STUDENT_GRADE] = STAFF | {Persona.STUDENT}
+SECRETS[SECRET_CLASSMATE_GRADE] = STAFF
+
+
+@dataclass
+class GradingIds:
+    grade: str = ""  # the student's on asg.lesson, released (feedback SECRET_STUDENT_GRADE)
+    file: str = ""  # a feedback file of it
+    spare_file: str = ""  # another, deleted by the DELETE cases
+    classmate_grade: str = ""  # the classmate's, a draft (feedback SECRET_CLASSMATE_GRADE)
+
+
+def feedback_form(name: str) -> tuple[str, bytes]:
+    """A multipart body with one feedback PDF in the field ``file``."""
+    pdf = samples.pdf() + b"%feedback\n"
+    head = (
+        f'--{FORM_BOUNDARY}\r\nContent-Disposition: form-data; name="file"; '
+        f'filename="{name}"\r\nContent-Type: application/pdf\r\n\r\n'
+    )
+    tail = f"\r\n--{FORM_BOUNDARY}--\r\n"
+    return f"multipart/form-data; boundary={FORM_BOUNDARY}", head.encode() + pdf + tail.encode()
+
+
 @dataclass
 class Person:
     id: str
@@ -178,6 +205,7 @@ class World:
     other_module: str = ""
     other_lesson: str = ""
     asg: AssignmentIds = field(default_factory=AssignmentIds)  # --- assignments
+    grd: GradingIds = field(default_factory=GradingIds)  # --- grading
     video_lesson: str = ""  # in module2, transcoded (ready)
     blank_video: str = ""  # in module2, no video yet
     video_id: str = ""
@@ -391,6 +419,7 @@ class Builder:
         await self.live_sessions()
         await self.question_banks()
         await self.quizzes()
+        await self.grading()  # --- grading
         return w
 
     async def live_sessions(self) -> None:
@@ -456,6 +485,33 @@ class Builder:
         url = f"/api/v1/lessons/{w.quiz_lesson}/quiz/attempts"
         w.quiz_attempt = (await self.call("POST", url, student, 201))["id"]
         w.classmate_quiz_attempt = (await self.call("POST", url, w.classmate, 201))["id"]
+
+    # --- grading ---------------------------------------------------------------------------------
+
+    async def grading(self) -> None:
+        w, g = self.world, self.world.grd
+        owner, student = w.people[Persona.OWNER], w.people[Persona.STUDENT]
+        assert w.classmate is not None
+        lesson = f"/api/v1/lessons/{w.asg.lesson}"
+        rubric = {"criteria": [{"title": "Matrix", "levels": [{"title": "Done", "points": 1}]}]}
+        await self.call("PUT", f"{lesson}/rubric", owner, 200, json=rubric)
+        mine = {"points": 80, "feedback": SECRET_STUDENT_GRADE}
+        g.grade = (await self.call("PUT", f"{lesson}/grades/{student.id}", owner, 200, json=mine))[
+            "id"
+        ]
+        release = {"student_ids": [student.id]}
+        await self.call("POST", f"{lesson}/grades/release", owner, 200, json=release)
+        theirs = {"points": 40, "feedback": SECRET_CLASSMATE_GRADE}
+        url = f"{lesson}/grades/{w.classmate.id}"
+        g.classmate_grade = (await self.call("PUT", url, owner, 200, json=theirs))["id"]
+
+        async def attach(name: str) -> str:
+            content_type, body = feedback_form(name)
+            url = f"/api/v1/grades/{g.grade}/files"
+            headers = {"Content-Type": content_type}
+            return str((await self.call("POST", url, owner, 201, data=body, headers=headers))["id"])
+
+        g.file, g.spare_file = await attach("feedback.pdf"), await attach("spare.pdf")
 
     async def upload(self, lesson: str, data: bytes) -> None:
         await self.call(
