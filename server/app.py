@@ -35,6 +35,7 @@ from server.api import (
     enrollment,
     grading,
     live,
+    payments,
     question_banks,
     quizzes,
     system,
@@ -86,6 +87,7 @@ ROUTERS: list[Router] = [
     question_banks.router,
     quizzes.router,
     assignments.router,
+    payments.router,
     grading.router,
 ]
 
@@ -138,6 +140,7 @@ def create_app(
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_job_registry(jobs))
     app.cleanup_ctx.append(_accounts(hasher or PasswordHasher()))
+    app.cleanup_ctx.append(payments.payments_context)  # the Stripe client, when configured
     app.cleanup_ctx.append(sfu_workers)  # media worker processes, started and supervised
     if settings.workers_in_process:
         app.cleanup_ctx.append(mail_dispatcher)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from lms_core.certificates.jobs import ISSUE_CERTIFICATE, IssueCertificateJob
 from lms_core.courses.jobs import TRANSCODE_VIDEO, TranscodeVideoJob, UnreadableVideo
 from lms_core.jobs import JobRegistry, JobRunner
 from lms_core.quizzes.jobs import SUBMIT_OVERDUE_ATTEMPT, submit_overdue_attempt
@@ -36,6 +37,7 @@ def job_registry(settings: Settings, storage: Storage) -> JobRegistry:
         TranscodeVideoJob(storage, transcode_with_pyav, scratch_dir=settings.data_dir / "scratch"),
     )
     registry.add(SUBMIT_OVERDUE_ATTEMPT, submit_overdue_attempt)
+    registry.add(ISSUE_CERTIFICATE, IssueCertificateJob(storage, settings.base_url))
     return registry
 
 

@@ -134,6 +134,32 @@ class Settings(BaseSettings):
         default=5 * 1024**3, ge=0, description="Total size of one course's stored files."
     )
 
+    stripe_secret_key: SecretStr | None = Field(
+        default=None, description="Stripe API secret key (sk_...); unset: payments are off."
+    )
+    stripe_webhook_secret: SecretStr | None = Field(
+        default=None, description="The webhook endpoint's signing secret (whsec_...)."
+    )
+    stripe_api_base: str | None = Field(
+        default=None, description="Another Stripe API base URL (a local stand-in in tests)."
+    )
+    stripe_timeout: float = Field(
+        default=30.0, gt=0, le=120, description="Seconds one Stripe API call may take."
+    )
+    stripe_max_network_retries: int = Field(
+        default=2, ge=0, le=10, description="Stripe API retries (same idempotency key)."
+    )
+    platform_fee_percent: float = Field(
+        default=20.0,
+        ge=0,
+        le=100,
+        description="The platform's share of a sale after Stripe's fee; the rest is the "
+        "instructor's.",
+    )
+    refund_ends_enrollment: bool = Field(
+        default=True, description="A fully refunded purchase cancels its enrollment."
+    )
+
     run_workers: bool | None = Field(
         default=None,
         description="Run background workers inside `serve`; default: yes in embedded mode.",
@@ -222,6 +248,16 @@ class Settings(BaseSettings):
     def turn_secret_value(self) -> str | None:
         """The TURN secret, ``None`` when unset or empty."""
         return (self.turn_secret.get_secret_value() if self.turn_secret else "") or None
+
+    @property
+    def missing_payment_settings(self) -> list[str]:
+        """The environment variables payments still need (empty: Stripe is configured)."""
+        missing = []
+        if not (self.stripe_secret_key and self.stripe_secret_key.get_secret_value()):
+            missing.append("SEMINAR_STRIPE_SECRET_KEY")
+        if not (self.stripe_webhook_secret and self.stripe_webhook_secret.get_secret_value()):
+            missing.append("SEMINAR_STRIPE_WEBHOOK_SECRET")
+        return missing
 
     @property
     def sfu_worker_count(self) -> int:

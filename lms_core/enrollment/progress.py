@@ -25,6 +25,7 @@ from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms_core.accounts.sessions import Actor
+from lms_core.certificates.service import enqueue_if_eligible
 from lms_core.clock import utcnow
 from lms_core.courses.access import CourseNotFound, CourseRole, visible_course
 from lms_core.courses.models import Course, Lesson, LessonKind, LessonVideo, Module
@@ -270,6 +271,8 @@ async def _refresh_completion(
             return enrollment
     enrollment.completed_at = finished
     await session.flush()
+    # The certificate is made in the background, by a job queued in this transaction.
+    await enqueue_if_eligible(session, course_id, user_id)
     return enrollment
 
 

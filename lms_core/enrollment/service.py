@@ -79,6 +79,58 @@ async def enroll_self(session: AsyncSession, actor: Actor, course_id: uuid.UUID)
     )
 
 
+async def purchase_check(
+    session: AsyncSession, actor: Actor, course_id: uuid.UUID
+) -> tuple[Course, bool]:
+    """May ``actor`` buy the course? The rules of :func:`enroll_self` except the price (checked
+    at checkout, before any payment). Returns the course and whether the actor is already
+    actively enrolled (nothing to buy then)."""
+    course, role = await visible_course(session, actor, course_id)
+    if role.is_staff:
+        raise errors.StaffCannotEnroll()
+    existing = await _enrollment(session, course.id, actor.id)
+    if existing is not None and existing.status is EnrollmentStatus.ACTIVE:
+        return course, True
+    _require_open(course)
+    _require_window(course)
+    await _require_prerequisites(session, course, actor.id)
+    await _require_seat(session, course)
+    return course, False
+
+
+async def enroll_purchase(
+    session: AsyncSession, course_id: uuid.UUID, user_id: uuid.UUID
+) -> Enrolled:
+    """Enroll the buyer of a paid order. The payment settled the price and the other rules were
+    checked at checkout (:func:`purchase_check`); a buyer who paid is enrolled even if the
+    window closed or the last seat went in between (the course row is still locked, so
+    concurrent purchases queue)."""
+    course = await session.get(Course, course_id, with_for_update=True)
+    if course is None:
+        raise NotFound("No such course.", code="course_not_found")
+    existing = await _enrollment(session, course.id, user_id)
+    if existing is not None and existing.status is EnrollmentStatus.ACTIVE:
+        return Enrolled(existing, created=False)
+    return Enrolled(
+        await _activate(session, course, user_id, existing, EnrollmentSource.PURCHASE), True
+    )
+
+
+async def end_purchase(session: AsyncSession, course_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """Cancel an enrollment that came from a purchase (after a full refund). An enrollment a
+    staff member made, or none, is left alone. True if one was cancelled."""
+    enrollment = await _enrollment(session, course_id, user_id)
+    if (
+        enrollment is None
+        or enrollment.status is not EnrollmentStatus.ACTIVE
+        or enrollment.source is not EnrollmentSource.PURCHASE
+    ):
+        return False
+    enrollment.status = EnrollmentStatus.CANCELLED
+    await session.flush()
+    return True
+
+
 async def unenroll_self(session: AsyncSession, actor: Actor, course_id: uuid.UUID) -> None:
     course, _ = await visible_course(session, actor, course_id)
     await _cancel(session, course.id, actor.id)

@@ -1,1 +1,1 @@
-"""Payments: Stripe Checkout for paid courses, idempotent webhooks, orders and the revenue ledger."""
+"""Payments: Stripe Checkout for paid courses, idempotent webhooks, orders, the ledger."""

@@ -2053,6 +2053,45 @@ GRADING_CASES: list[Case] = [
 CASES += GRADING_CASES
 
 
+# --- payments ----------------------------------------------------------------------------------
+# Stripe is configured (its API address answers nothing: a call would be a 503), so every answer
+# below is decided before Stripe: the world's courses are free (course_is_free), the student is
+# enrolled, staff cannot buy, drafts are hidden. The webhook is public but signature-guarded.
+# A paid checkout against the Stripe stand-in is in tests/server/api/test_payments.py.
+LIMITS |= {
+    "stripe_secret_key": "sk_test_matrix",
+    "stripe_webhook_secret": "whsec_test_matrix",
+    "stripe_api_base": "http://127.0.0.1:9",
+    "stripe_max_network_retries": "0",
+}
+CHECKOUT = "/api/v1/courses/{course_id}/checkout"
+CASES += [
+    Case(
+        "POST",
+        CHECKOUT,
+        "published, free",
+        "/api/v1/courses/{w.course}/checkout",
+        by(401, 409, 409, 409, 409, 409, 409, 409),
+    ),
+    Case(
+        "POST",
+        CHECKOUT,
+        "draft",
+        "/api/v1/courses/{w.draft}/checkout",
+        by(401, 404, 404, 404, 409, 409, 409, 409),
+    ),
+    Case(
+        "POST",
+        "/api/v1/payments/stripe/webhook",
+        "unsigned",
+        "/api/v1/payments/stripe/webhook",
+        everyone(400),
+        json={"id": "evt_forged", "type": "checkout.session.completed", "data": {"object": {}}},
+    ),
+    Case("GET", "/api/v1/me/orders", "own", "/api/v1/me/orders", signed_in(200)),
+]
+
+
 # --- helpers -----------------------------------------------------------------------------------
 
 _IGNORED_COLUMNS = ("last_used_at", "last_seen_at")  # touched by authenticating, not by a change

@@ -1,0 +1,128 @@
+"""Payments: checkout for paid courses, Stripe's webhook, the buyer's orders (thin handlers over
+lms_core.payments).
+
+The Stripe client is built once per application (``payments_context``) with the library's
+aiohttp HTTP client, so no call blocks the event loop. Without ``SEMINAR_STRIPE_SECRET_KEY`` and
+``SEMINAR_STRIPE_WEBHOOK_SECRET`` every payment endpoint answers 503 ``payments_not_configured``
+naming them; free courses do not need any of this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+import stripe
+from aiohttp import web
+
+from lms_core.payments import errors, schemas, service, webhooks
+from lms_core.payments.gateway import PaymentsConfig, StripeGateway
+from server.api.framework import Call, Empty, Router
+from server.api.paths import CoursePath
+from server.state import MAILER, SETTINGS
+
+router = Router(tags=("payments",))
+
+
+@dataclass(frozen=True, slots=True)
+class Payments:
+    gateway: StripeGateway
+    config: PaymentsConfig
+
+
+PAYMENTS = web.AppKey("payments", Payments)  # absent: payments are not configured
+
+
+async def payments_context(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    if settings.missing_payment_settings:
+        yield
+        return
+    assert settings.stripe_secret_key is not None
+    assert settings.stripe_webhook_secret is not None
+    # Otherwise the library writes an id file under ~/.config/stripe and reads the platform's
+    # description on a request, blocking the event loop (and sending both to Stripe).
+    stripe.enable_telemetry = False
+    # Loading the CA bundle reads a file: off the event loop.
+    context = await asyncio.to_thread(ssl.create_default_context, cafile=stripe.ca_bundle_path)
+    http = stripe.AIOHTTPClient(
+        timeout=aiohttp.ClientTimeout(total=settings.stripe_timeout),
+        connector=aiohttp.TCPConnector(ssl=context),
+    )
+    client = stripe.StripeClient(
+        settings.stripe_secret_key.get_secret_value(),
+        base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else None,
+        http_client=http,
+        max_network_retries=settings.stripe_max_network_retries,
+    )
+    course_page = settings.base_url + "/courses/{course_id}"
+    app[PAYMENTS] = Payments(
+        gateway=StripeGateway(client),
+        config=PaymentsConfig(
+            webhook_secret=settings.stripe_webhook_secret.get_secret_value(),
+            platform_fee_percent=settings.platform_fee_percent,
+            refund_ends_enrollment=settings.refund_ends_enrollment,
+            success_url=course_page + "?checkout=success",
+            cancel_url=course_page + "?checkout=cancelled",
+        ),
+    )
+    yield
+    await http.close_async()  # type: ignore[no-untyped-call]
+
+
+def _payments(request: web.Request) -> Payments:
+    payments = request.app.get(PAYMENTS)
+    if payments is None:
+        raise errors.PaymentsNotConfigured(request.app[SETTINGS].missing_payment_settings)
+    return payments
+
+
+@router.route(
+    "POST",
+    "/courses/{course_id}/checkout",
+    summary="Start buying a paid course: a Stripe Checkout session (retry-safe)",
+    path_params=CoursePath,
+    response=schemas.CheckoutOut,
+    status=201,
+    errors=(401, 403, 404, 409, 422, 503),
+)
+async def checkout(call: Call[Empty, Empty, CoursePath]) -> schemas.CheckoutOut:
+    payments = _payments(call.request)
+    started = await service.start_checkout(
+        call.db, payments.gateway, payments.config, call.actor, call.path.course_id
+    )
+    return schemas.CheckoutOut(order_id=started.order.id, url=started.url)
+
+
+@router.route(
+    "POST",
+    "/payments/stripe/webhook",
+    summary="Stripe's webhook (signed with the endpoint secret; each event acts once)",
+    response=schemas.WebhookAck,
+    auth="public",
+    errors=(400, 503),
+)
+async def stripe_webhook(call: Call[Empty, Empty, Empty]) -> schemas.WebhookAck:
+    payments = _payments(call.request)
+    payload = await call.request.read()  # the raw bytes: the signature covers exactly these
+    ctx = webhooks.Context(call.db, payments.gateway, payments.config, call.request.app[MAILER])
+    result = await webhooks.receive(ctx, payload, call.request.headers.get("Stripe-Signature"))
+    return schemas.WebhookAck(
+        event_id=result.event_id, duplicate=result.duplicate, handled=result.handled
+    )
+
+
+@router.route(
+    "GET",
+    "/me/orders",
+    summary="The caller's orders, newest first",
+    query=schemas.OrdersQuery,
+    response=schemas.OrderPage,
+    errors=(401, 422),
+)
+async def my_orders(call: Call[Empty, schemas.OrdersQuery, Empty]) -> schemas.OrderPage:
+    rows, cursor = await service.my_orders(call.db, call.actor, call.query)
+    return schemas.OrderPage(items=[service.order_out(o, c) for o, c in rows], next_cursor=cursor)
