@@ -15,8 +15,15 @@ import {
   toLocalInput,
 } from "./ui.js";
 
-const KINDS = { text: "Text", video: "Video", file: "File", link: "Link" };
-const EDITABLE_KINDS = ["text", "video", "file", "link"];
+const KINDS = {
+  text: "Text",
+  video: "Video",
+  file: "File",
+  link: "Link",
+  quiz: "Quiz",
+  assignment: "Assignment",
+};
+const EDITABLE_KINDS = ["text", "video", "file", "link", "quiz", "assignment"];
 
 function field(labelText, input, hint) {
   const wrap = el("div", null, "field");
@@ -528,6 +535,16 @@ export class OutlineEditor {
     panel.append(form);
     if (lesson.kind === "file" || lesson.kind === "video") {
       panel.append(lessonMediaPanel(lesson));
+    }
+    if (lesson.kind === "quiz" || lesson.kind === "assignment") {
+      // Their questions, brief, rubric and grading have pages of their own.
+      const links = el("p", null, "lesson-graded-links");
+      const settings = el("a", lesson.kind === "quiz" ? "Build the quiz" : "Assignment settings and rubric", "button secondary small");
+      settings.href = `/teach/lessons/${lesson.id}/settings`;
+      const grading = el("a", "Grading queue", "button secondary small");
+      grading.href = `/teach/lessons/${lesson.id}/grading`;
+      links.append(settings, " ", grading);
+      panel.append(links);
     }
     return panel;
   }

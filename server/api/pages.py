@@ -49,6 +49,13 @@ COURSE_PAGES = {
     "/live/{live_session}": "live-room.html",
 }
 
+# The grading pages, static HTML too (the frame in static/page-shell.js): a quiz or assignment
+# lesson's settings and its grading queue (staff), a course's gradebook (staff), and a student's
+# own grades in a course.
+GRADING_PAGES = {
+    "/teach/lessons/{lesson}/settings": "lesson-settings.html",
+}
+
 # The default policy plus blob: media for the lesson page's player (Media Source Extensions).
 PLAYER_CSP = f"{CSP}; media-src 'self' blob:"
 PAGE_OVERRIDES = {
@@ -67,6 +74,8 @@ def add_page_routes(app: web.Application, static: Path) -> None:
         app.router.add_get(path, _page(static / filename, PAGE_HEADERS))
     for path, filename in COURSE_PAGES.items():
         app.router.add_get(path, _page(static / filename, PAGE_OVERRIDES.get(path, {})))
+    for path, filename in GRADING_PAGES.items():
+        app.router.add_get(path, _page(static / filename, {}))
 
 
 def _page(file: Path, headers: dict[str, str]) -> Handler:

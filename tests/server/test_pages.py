@@ -542,3 +542,75 @@ async def test_site_navigation_links_to_the_live_sessions(client: AppClient, pat
     assert nav is not None, path
     current = ' aria-current="page"' if path == "/live" else ""
     assert f'<a href="/live"{current}>Live sessions</a>' in nav.group(1), path
+
+
+# --- the grading pages (server/api/pages.py GRADING_PAGES: static/page-shell.js's frame) -------
+
+GRADING_ID = "3f1c2a9e-8d4b-4c55-9a6e-0d9b1f3e7a21"
+GRADING_PAGES = {
+    f"/teach/lessons/{GRADING_ID}/settings": ("lesson-settings", "/static/lesson-settings.js"),
+}
+# The one module that may parse HTML: it puts the server's sanitised brief/feedback in the page.
+SANITISED_HTML_MODULE = "/static/assignment-grade.js"
+
+
+@pytest.mark.parametrize("path", GRADING_PAGES)
+async def test_grading_page_is_csp_clean_html(client: AppClient, path: str) -> None:
+    resp = await client.get(path, allow_redirects=False)
+    assert resp.status == 200
+    assert resp.content_type == "text/html"
+    assert resp.headers["Content-Security-Policy"] == CSP
+    parsed = await parse(client, path)
+    assert parsed.inline_scripts == []
+    assert parsed.handlers == []
+    assert parsed.inline_styles == []
+    page, entry = GRADING_PAGES[path]
+    assert [s.get("src") for s in parsed.scripts] == [entry]
+    assert parsed.scripts[0].get("type") == "module"
+    assert parsed.body.get("data-page") == page
+    assert {"/catalog", "/my", "/live", "/teach"} <= set(parsed.links)
+    for url in parsed.assets + parsed.links:
+        if url.startswith(("data:", "#")):
+            continue
+        assert url.startswith("/"), url
+        assert not url.startswith("//"), url
+        assert (await client.get(url)).status == 200, url
+
+
+@pytest.mark.parametrize("path", GRADING_PAGES)
+async def test_grading_page_scripts_are_small_find_their_ids_and_insert_no_html(
+    client: AppClient, path: str
+) -> None:
+    parsed = await parse(client, path)
+    modules = await module_graph(client, GRADING_PAGES[path][1])
+    used: set[str] = set()
+    for url, text in modules.items():
+        assert text.count("\n") <= 600, url
+        if url in SHARED_MODULES:
+            continue
+        used |= set(re.findall(r'getElementById\("([\w-]+)"\)', text))
+        banned = HTML_PARSERS if url != SANITISED_HTML_MODULE else HTML_PARSERS[:-1]
+        for word in banned:
+            assert word not in text, (url, word)
+        assert re.search(r"https?://\w", text) is None, url
+    assert used
+    assert used <= parsed.ids, used - parsed.ids
+
+
+async def test_the_sanitised_html_module_parses_only_the_servers_sanitised_fields(
+    client: AppClient,
+) -> None:
+    text = await (await client.get(SANITISED_HTML_MODULE)).text()
+    assert text.count("new DOMParser()") == 1
+    for script in ("/static/assignment.js", SANITISED_HTML_MODULE):
+        source = await (await client.get(script)).text()
+        calls = re.findall(r"sanitisedFragment\(([\w.]+),", source)
+        assert set(calls) <= {"a.brief_html", "grade.feedback_html", "sanitisedHtml"}, calls
+    learn = await module_graph(client, "/static/courses.js")
+    assert "/static/assignment.js" in learn
+    assert "/static/assignment-grade.js" in learn
+
+
+async def test_unknown_grading_paths_are_not_found(client: AppClient) -> None:
+    assert (await client.get(f"/teach/lessons/{GRADING_ID}")).status == 404
+    assert (await client.get(f"/teach/lessons/{GRADING_ID}/other")).status == 404
