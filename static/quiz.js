@@ -19,6 +19,7 @@ import { ApiError, api } from "./api.js";
 import { el, pathTail, problemText } from "./ui.js";
 import { TYPE_NAMES, answerWidget, keyLines } from "./quiz-questions.js";
 import { Saver, attemptKey, recall, seqKey, store } from "./quiz-save.js";
+import { attemptHistory } from "./quiz-history.js";
 
 const WARN_AT_SECONDS = 60;
 const CLOSE_POLL_MS = 1000;
@@ -92,6 +93,7 @@ class QuizPage {
       this.say("You are staff of this course: students take the quiz here.");
       return;
     }
+    await this.showHistory();
     const known = recall(attemptKey(this.lesson.id));
     if (known) {
       try {
@@ -106,6 +108,23 @@ class QuizPage {
       }
     }
     this.startButton();
+  }
+
+  async showHistory() {
+    const table = await attemptHistory(this.lesson.id, (id) => this.review(id));
+    const shown = document.getElementById("quiz-history");
+    if (shown && table) shown.replaceWith(table);
+    else if (shown) shown.remove();
+    else if (table) this.message.before(table);
+  }
+
+  async review(attemptId) {
+    try {
+      this.result(await api("GET", `/quiz-attempts/${attemptId}`));
+    } catch (error) {
+      if (!(error instanceof ApiError)) throw error;
+      this.say(problemText(error), "error");
+    }
   }
 
   settings(quiz) {
@@ -363,7 +382,10 @@ class QuizPage {
     } catch (error) {
       if (!(error instanceof ApiError)) throw error;
     }
-    if (this.attemptsLeft()) this.startButton("Start a new attempt");
+    await this.showHistory();
+    if (this.attemptsLeft() && !document.getElementById("quiz-start")) {
+      this.startButton("Start a new attempt");
+    }
   }
 }
 

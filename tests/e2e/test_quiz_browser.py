@@ -294,8 +294,18 @@ async def test_student_takes_a_quiz_with_resume_offline_and_submit(
     submitted = await room.attempt(attempt_id)
     assert (submitted["status"], submitted["score"]) == ("submitted", 13)
 
-    # A reload shows the last result.
+    # The attempts list: the essay waits for a person, so no score yet.
+    history = quiz.locator("#quiz-history")
+    await expect(history.locator("tbody tr")).to_have_count(1)
+    await expect(history.locator("tbody tr")).to_contain_text("Awaiting grading")
+
+    # A reload shows the last result; the list's Review opens it too.
     await page.reload()
+    await expect(page.locator("#quiz-score")).to_have_text("Score: 13 / 23")
+    await page.evaluate("() => localStorage.clear()")
+    await page.reload()
+    await expect(page.locator("#quiz-score")).to_have_count(0)
+    await page.get_by_role("button", name="Review attempt 1").click()
     await expect(page.locator("#quiz-score")).to_have_text("Score: 13 / 23")
     assert unexpected(problems) == []
 
@@ -337,7 +347,7 @@ def test_quiz_scripts_insert_html_only_from_the_sanitised_prompt() -> None:
     """Text goes in as text; the one HTML insertion is the server-sanitised prompt."""
     static = Path(__file__).resolve().parents[2] / "static"
     scripts = {p.name: p.read_text() for p in static.glob("quiz*.js")}
-    assert set(scripts) == {"quiz.js", "quiz-questions.js", "quiz-save.js"}
+    assert set(scripts) == {"quiz.js", "quiz-questions.js", "quiz-save.js", "quiz-history.js"}
     for name, text in scripts.items():
         for banned in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write"):
             assert banned not in text, (name, banned)
