@@ -31,6 +31,7 @@ from server.api import (
     assignments,
     auth,
     catalog,
+    certificates,
     courses,
     enrollment,
     grading,
@@ -88,6 +89,7 @@ ROUTERS: list[Router] = [
     quizzes.router,
     assignments.router,
     payments.router,
+    certificates.router,
     grading.router,
 ]
 

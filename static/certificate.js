@@ -68,7 +68,7 @@ async function myCertificates() {
   section.hidden = items.length === 0;
   list.replaceChildren(
     ...items.map((cert) => {
-      const item = el("li", null, "course-item");
+      const item = el("li", null, "card course-item");
       const title = el("p");
       title.append(el("strong", cert.course_title));
       if (cert.status === "revoked") title.append(" ", el("span", "Revoked", "status status-archived"));

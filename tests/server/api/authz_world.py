@@ -224,6 +224,7 @@ class World:
     quiz_lesson: str = ""  # in module2 of the published course: the bank's question
     quiz_attempt: str = ""  # the student's, in progress
     classmate_quiz_attempt: str = ""  # the classmate's, in progress
+    cert: CertificateCodes = field(default_factory=lambda: CertificateCodes())  # --- certificates
 
     def person(self, persona: Persona) -> Person:
         return self.people[persona]
@@ -420,6 +421,7 @@ class Builder:
         await self.question_banks()
         await self.quizzes()
         await self.grading()  # --- grading
+        await self.certificates()  # --- certificates
         return w
 
     async def live_sessions(self) -> None:
@@ -609,6 +611,34 @@ class Builder:
 
         a.submission, a.submission_file = await submit(student, SECRET_STUDENT_WORK)
         a.classmate_submission, a.classmate_file = await submit(w.classmate, SECRET_CLASSMATE_WORK)
+
+    # --- certificates --------------------------------------------------------------------------
+
+    async def certificates(self) -> None:
+        """The student and the classmate complete the other instructor's course, the app's own
+        job issues their certificates, then both leave the course (so that no list of their
+        enrollments or of that course's roster changes)."""
+        w = self.world
+        assert w.classmate is not None
+        student = w.people[Persona.STUDENT]
+        for who in (student, w.classmate):
+            await self.call("POST", f"/api/v1/courses/{w.other_course}/enrollments", who, 201)
+            await self.call("POST", f"/api/v1/lessons/{w.other_lesson}/complete", who, 200)
+        runner = JobRunner(self.database.sessions, self.client.app[JOB_REGISTRY], concurrency=1)
+        await runner.run_until_idle()
+        codes = []
+        for who in (student, w.classmate):
+            [item] = (await self.call("GET", "/api/v1/me/certificates", who, 200))["items"]
+            codes.append(str(item["code"]))
+            url = f"/api/v1/courses/{w.other_course}/enrollments/me"
+            await self.call("DELETE", url, who, 204)
+        w.cert.student, w.cert.classmate = codes
+
+
+@dataclass
+class CertificateCodes:
+    student: str = ""  # the student's certificate of the other instructor's course
+    classmate: str = ""  # the classmate's, of the same course
 
 
 def video_clip() -> bytes:
