@@ -34,6 +34,7 @@ from server.api import (
     certificates,
     courses,
     enrollment,
+    gradebook,
     grading,
     live,
     payments,
@@ -91,6 +92,7 @@ ROUTERS: list[Router] = [
     payments.router,
     certificates.router,
     grading.router,
+    gradebook.router,
 ]
 
 

@@ -16,12 +16,40 @@ The arithmetic is in ``compute``; loading, set-based, in ``engine``.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import csv
+import io
+import json
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from sqlalchemy import func, select, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from lms_core.gradebook import compute, engine
+from lms_core.accounts.models import User
+from lms_core.accounts.sessions import Actor
+from lms_core.clock import utcnow
+from lms_core.courses import access
+from lms_core.courses.access import CourseRole
+from lms_core.courses.models import Lesson
+from lms_core.errors import FieldError, PermissionDenied
+from lms_core.gradebook import compute, engine, errors, schemas
+from lms_core.gradebook.models import (
+    DEFAULT_LETTER_SCALE,
+    GradebookSettings,
+    GradeCategory,
+    GradeItem,
+    GradeItemScore,
+    GradeOverride,
+    GradeOverrideLog,
+    ItemKind,
+)
+from lms_core.live.attendance import defuse
+from lms_core.pagination import decode_time_cursor, encode_time_cursor, invalid_cursor
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,4 +76,585 @@ async def course_standing(
         letter=row.letter,
         passed=row.passed,
         requires_passing_grade=book.requires_passing_grade,
+    )
+
+
+# --- access ------------------------------------------------------------------------------------
+
+
+async def _staff_course(
+    session: AsyncSession, actor: Actor, course_id: uuid.UUID, *, edit: bool = False
+) -> CourseRole:
+    _, role = await access.visible_course(session, actor, course_id)
+    if edit and not role.can_edit:
+        raise PermissionDenied(
+            "Only the course's instructors may change it.", code="not_course_editor"
+        )
+    if not role.is_staff:
+        raise PermissionDenied("Only the course's staff may do this.", code="not_course_staff")
+    return role
+
+
+async def _category(
+    session: AsyncSession, actor: Actor, category_id: uuid.UUID, *, for_update: bool = False
+) -> GradeCategory:
+    row = await session.get(GradeCategory, category_id, with_for_update=for_update)
+    if row is None:
+        raise errors.CategoryNotFound()
+    try:
+        await _staff_course(session, actor, row.course_id, edit=True)
+    except access.CourseNotFound:
+        raise errors.CategoryNotFound() from None
+    return row
+
+
+async def _item(
+    session: AsyncSession, actor: Actor, item_id: uuid.UUID, *, edit: bool
+) -> GradeItem:
+    row = await session.get(GradeItem, item_id)
+    if row is None:
+        raise errors.ItemNotFound()
+    try:
+        await _staff_course(session, actor, row.course_id, edit=edit)
+    except access.CourseNotFound:
+        raise errors.ItemNotFound() from None
+    return row
+
+
+async def _enrolled(session: AsyncSession, course_id: uuid.UUID, student_id: uuid.UUID) -> None:
+    if not await engine.is_enrolled(session, course_id, student_id):
+        raise errors.StudentNotEnrolled()
+
+
+# --- settings ----------------------------------------------------------------------------------
+
+
+def _settings_out(row: GradebookSettings | None) -> schemas.SettingsOut:
+    scale = row.letter_scale if row is not None else DEFAULT_LETTER_SCALE
+    return schemas.SettingsOut(
+        letter_scale=[schemas.LetterOut.model_validate(s) for s in scale],
+        passing_percent=row.passing_percent if row is not None else None,
+        requires_passing_grade=row.requires_passing_grade if row is not None else False,
+    )
+
+
+async def get_settings(
+    session: AsyncSession, actor: Actor, course_id: uuid.UUID
+) -> schemas.SettingsOut:
+    await _staff_course(session, actor, course_id)
+    return _settings_out(await session.get(GradebookSettings, course_id))
+
+
+async def set_settings(
+    session: AsyncSession, actor: Actor, course_id: uuid.UUID, data: schemas.SettingsIn
+) -> schemas.SettingsOut:
+    await _staff_course(session, actor, course_id, edit=True)
+    values = {
+        "letter_scale": [s.model_dump() for s in data.letter_scale],
+        "passing_percent": data.passing_percent,
+        "requires_passing_grade": data.requires_passing_grade,
+        "updated_at": utcnow(),
+    }
+    await session.execute(
+        insert(GradebookSettings)
+        .values(course_id=course_id, **values)
+        .on_conflict_do_update(index_elements=["course_id"], set_=values)
+    )
+    row = await session.get(GradebookSettings, course_id, populate_existing=True)
+    return _settings_out(row)
+
+
+# --- categories --------------------------------------------------------------------------------
+
+
+def category_out(row: GradeCategory) -> schemas.CategoryOut:
+    return schemas.CategoryOut(
+        id=row.id,
+        name=row.name,
+        weight_percent=row.weight_percent,
+        drop_lowest=row.drop_lowest,
+        position=row.position,
+    )
+
+
+async def list_categories(
+    session: AsyncSession, actor: Actor, course_id: uuid.UUID
+) -> list[schemas.CategoryOut]:
+    await _staff_course(session, actor, course_id)
+    rows = await session.scalars(
+        select(GradeCategory)
+        .where(GradeCategory.course_id == course_id)
+        .order_by(GradeCategory.position, GradeCategory.created_at, GradeCategory.id)
+    )
+    return [category_out(r) for r in rows]
+
+
+async def _regular_items(session: AsyncSession, category_id: uuid.UUID) -> int:
+    count = await session.scalar(
+        select(func.count()).where(
+            GradeItem.category_id == category_id, GradeItem.extra_credit.is_(False)
+        )
+    )
+    return int(count or 0)
+
+
+def _check_drop(drop_lowest: int, items: int) -> None:
+    if drop_lowest > items:
+        raise errors.DropLowestTooLarge(
+            f"This category has {items} regular (not extra credit) items; it cannot drop "
+            f"{drop_lowest}.",
+            errors=[FieldError(("body", "drop_lowest"), f"at most {items}", "too_large")],
+            extra={"items": items},
+        )
+
+
+async def create_category(
+    session: AsyncSession, actor: Actor, course_id: uuid.UUID, data: schemas.CategoryIn
+) -> schemas.CategoryOut:
+    await _staff_course(session, actor, course_id, edit=True)
+    _check_drop(data.drop_lowest, 0)
+    position = data.position
+    if position is None:
+        last = await session.scalar(
+            select(func.max(GradeCategory.position)).where(GradeCategory.course_id == course_id)
+        )
+        position = 0 if last is None else last + 1
+    row = GradeCategory(
+        course_id=course_id,
+        name=data.name,
+        weight_percent=data.weight_percent,
+        drop_lowest=data.drop_lowest,
+        position=position,
+    )
+    session.add(row)
+    await session.flush()
+    return category_out(row)
+
+
+async def update_category(
+    session: AsyncSession, actor: Actor, category_id: uuid.UUID, data: schemas.CategoryPatch
+) -> schemas.CategoryOut:
+    row = await _category(session, actor, category_id, for_update=True)
+    if data.drop_lowest is not None:
+        _check_drop(data.drop_lowest, await _regular_items(session, row.id))
+    for name in ("name", "weight_percent", "drop_lowest", "position"):
+        value = getattr(data, name)
+        if value is not None:
+            setattr(row, name, value)
+    await session.flush()
+    return category_out(row)
+
+
+async def delete_category(session: AsyncSession, actor: Actor, category_id: uuid.UUID) -> None:
+    """Its items stay, without a category."""
+    row = await _category(session, actor, category_id)
+    await session.delete(row)
+    await session.flush()
+
+
+# --- items -------------------------------------------------------------------------------------
+
+
+async def list_items(
+    session: AsyncSession, actor: Actor, course_id: uuid.UUID
+) -> list[schemas.ItemOut]:
+    await _staff_course(session, actor, course_id)
+    return (await engine.load_book(session, course_id)).items
+
+
+async def _item_out(session: AsyncSession, row: GradeItem) -> schemas.ItemOut:
+    book = await engine.load_book(session, row.course_id, sync=False)
+    return next(i for i in book.items if i.id == row.id)
+
+
+async def _check_category(
+    session: AsyncSession, course_id: uuid.UUID, category_id: uuid.UUID | None
+) -> None:
+    if category_id is None:
+        return
+    found = await session.scalar(
+        select(GradeCategory.id).where(
+            GradeCategory.id == category_id, GradeCategory.course_id == course_id
+        )
+    )
+    if found is None:
+        raise errors.CategoryNotFound(
+            "No such category in this course.",
+        )
+
+
+async def create_item(
+    session: AsyncSession, actor: Actor, course_id: uuid.UUID, data: schemas.ItemIn
+) -> schemas.ItemOut:
+    await _staff_course(session, actor, course_id, edit=True)
+    await _check_category(session, course_id, data.category_id)
+    if data.kind is ItemKind.ATTENDANCE:
+        taken = await session.scalar(
+            select(GradeItem.id).where(
+                GradeItem.course_id == course_id, GradeItem.kind == ItemKind.ATTENDANCE
+            )
+        )
+        if taken is not None:
+            raise errors.AttendanceItemExists(extra={"item_id": str(taken)})
+    last = await session.scalar(
+        select(func.max(GradeItem.position)).where(GradeItem.course_id == course_id)
+    )
+    row = GradeItem(
+        course_id=course_id,
+        kind=data.kind,
+        title=data.title,
+        category_id=data.category_id,
+        max_points=data.max_points,
+        extra_credit=data.extra_credit,
+        position=0 if last is None else last + 1,
+    )
+    session.add(row)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:  # a concurrent request made the course's attendance item first
+        raise errors.AttendanceItemExists() from None
+    return await _item_out(session, row)
+
+
+async def update_item(
+    session: AsyncSession, actor: Actor, item_id: uuid.UUID, data: schemas.ItemPatch
+) -> schemas.ItemOut:
+    row = await _item(session, actor, item_id, edit=True)
+    fields = data.model_fields_set
+    if row.lesson_id is not None and "title" in fields:
+        raise errors.LessonItemFixed("A graded lesson's item has its lesson's title.")
+    if "category_id" in fields:
+        await _check_category(session, row.course_id, data.category_id)
+        row.category_id = data.category_id
+    for name in ("title", "max_points", "extra_credit"):
+        value = getattr(data, name)
+        if name in fields and value is not None:
+            setattr(row, name, value)
+    await session.flush()
+    return await _item_out(session, row)
+
+
+async def delete_item(session: AsyncSession, actor: Actor, item_id: uuid.UUID) -> None:
+    row = await _item(session, actor, item_id, edit=True)
+    if row.lesson_id is not None:
+        raise errors.LessonItemFixed()
+    await session.delete(row)
+    await session.flush()
+
+
+# --- scores and overrides ----------------------------------------------------------------------
+
+
+async def set_score(
+    session: AsyncSession,
+    actor: Actor,
+    item_id: uuid.UUID,
+    student_id: uuid.UUID,
+    data: schemas.ScoreIn,
+) -> schemas.ScoreOut:
+    row = await _item(session, actor, item_id, edit=False)
+    if row.kind is not ItemKind.MANUAL:
+        raise errors.NotManualItem()
+    await _enrolled(session, row.course_id, student_id)
+    values = {"points": data.points, "updated_by": actor.id, "updated_at": utcnow()}
+    await session.execute(
+        insert(GradeItemScore)
+        .values(item_id=row.id, student_id=student_id, course_id=row.course_id, **values)
+        .on_conflict_do_update(index_elements=["item_id", "student_id"], set_=values)
+    )
+    return schemas.ScoreOut(item_id=row.id, student_id=student_id, points=data.points)
+
+
+def _reason(reason: str | None) -> str:
+    if reason is None or not reason.strip():
+        raise errors.OverrideReasonRequired(
+            errors=[FieldError(("body", "reason"), "required", "missing")]
+        )
+    return reason.strip()
+
+
+async def _lock_override(session: AsyncSession, item_id: uuid.UUID, student_id: uuid.UUID) -> None:
+    name = f"grade-override:{item_id}:{student_id}"
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(name, 0))))
+
+
+async def _title(session: AsyncSession, row: GradeItem) -> str:
+    if row.lesson_id is None:
+        return row.title
+    return await session.scalar(select(Lesson.title).where(Lesson.id == row.lesson_id)) or ""
+
+
+async def set_override(
+    session: AsyncSession,
+    actor: Actor,
+    item_id: uuid.UUID,
+    student_id: uuid.UUID,
+    data: schemas.OverrideIn,
+) -> schemas.OverrideOut:
+    reason = _reason(data.reason)
+    row = await _item(session, actor, item_id, edit=False)
+    await _enrolled(session, row.course_id, student_id)
+    await _lock_override(session, row.id, student_id)
+    current = await session.get(GradeOverride, (row.id, student_id), populate_existing=True)
+    old = current.points if current is not None else None
+    now = utcnow()
+    if current is None:
+        current = GradeOverride(item_id=row.id, student_id=student_id, course_id=row.course_id)
+        session.add(current)
+    current.points, current.reason = data.points, reason
+    current.overridden_by, current.updated_at = actor.id, now
+    session.add(
+        GradeOverrideLog(
+            course_id=row.course_id,
+            item_id=row.id,
+            item_title=await _title(session, row),
+            student_id=student_id,
+            old_points=old,
+            new_points=data.points,
+            reason=reason,
+            changed_by=actor.id,
+            changed_at=now,
+        )
+    )
+    await session.flush()
+    return schemas.OverrideOut(
+        item_id=row.id,
+        student_id=student_id,
+        points=current.points,
+        reason=current.reason,
+        overridden_by=current.overridden_by,
+        updated_at=current.updated_at,
+    )
+
+
+async def remove_override(
+    session: AsyncSession,
+    actor: Actor,
+    item_id: uuid.UUID,
+    student_id: uuid.UUID,
+    data: schemas.OverrideRemoveIn,
+) -> None:
+    reason = _reason(data.reason)
+    row = await _item(session, actor, item_id, edit=False)
+    await _lock_override(session, row.id, student_id)
+    current = await session.get(GradeOverride, (row.id, student_id), populate_existing=True)
+    if current is None:
+        raise errors.OverrideNotFound()
+    session.add(
+        GradeOverrideLog(
+            course_id=row.course_id,
+            item_id=row.id,
+            item_title=await _title(session, row),
+            student_id=student_id,
+            old_points=current.points,
+            new_points=None,
+            reason=reason,
+            changed_by=actor.id,
+            changed_at=utcnow(),
+        )
+    )
+    await session.delete(current)
+    await session.flush()
+
+
+async def audit(
+    session: AsyncSession, actor: Actor, course_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> schemas.AuditPage:
+    """Override changes, newest first."""
+    await _staff_course(session, actor, course_id)
+    log = GradeOverrideLog
+    stmt = select(log).where(log.course_id == course_id)
+    if cursor is not None:
+        moment, ident = decode_time_cursor(cursor)
+        stmt = stmt.where(tuple_(log.changed_at, log.id) < tuple_(moment, ident))
+    rows = list(
+        await session.scalars(stmt.order_by(log.changed_at.desc(), log.id.desc()).limit(limit + 1))
+    )
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_time_cursor(rows[-1].changed_at, rows[-1].id)
+    people = await _people(session, {r.student_id for r in rows} | {r.changed_by for r in rows})
+    return schemas.AuditPage(
+        items=[
+            schemas.AuditEntryOut(
+                id=r.id,
+                item_id=r.item_id,
+                item_title=r.item_title,
+                student=people.get(r.student_id) if r.student_id else None,
+                old_points=r.old_points,
+                new_points=r.new_points,
+                reason=r.reason,
+                changed_by=people.get(r.changed_by) if r.changed_by else None,
+                changed_at=r.changed_at,
+            )
+            for r in rows
+        ],
+        next_cursor=next_cursor,
+    )
+
+
+async def _people(
+    session: AsyncSession, user_ids: set[uuid.UUID | None]
+) -> dict[uuid.UUID, schemas.PersonOut]:
+    wanted = {u for u in user_ids if u is not None}
+    if not wanted:
+        return {}
+    rows = await session.execute(select(User.id, User.name, User.email).where(User.id.in_(wanted)))
+    return {r.id: schemas.PersonOut(id=r.id, display_name=r.name, email=r.email) for r in rows}
+
+
+# --- the staff table ---------------------------------------------------------------------------
+
+
+def _encode_student_cursor(student: engine.Student) -> str:
+    raw = json.dumps([student.name, str(student.id)])
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_student_cursor(cursor: str) -> tuple[str, uuid.UUID]:
+    try:
+        name, ident = json.loads(base64.urlsafe_b64decode(cursor.encode()).decode())
+        if not isinstance(name, str) or "\x00" in name:
+            raise ValueError("not a name")
+        return name, uuid.UUID(ident)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise invalid_cursor() from None
+
+
+def _cell_out(cell: engine.Cell | None) -> schemas.CellOut | None:
+    if cell is None:
+        return None
+    return schemas.CellOut(
+        points=compute.rounded(cell.points),
+        max_points=cell.max_points,
+        status=cell.status,
+        overridden=cell.overridden,
+    )
+
+
+def _row_out(book: engine.Book, student: engine.Student, row: engine.Row) -> schemas.StudentRowOut:
+    assert row.totals is not None
+    return schemas.StudentRowOut(
+        student=schemas.PersonOut(id=student.id, display_name=student.name, email=student.email),
+        scores={i.id: _cell_out(row.cells.get(i.id)) for i in book.items},
+        categories={c: compute.rounded(p) for c, p in row.totals.categories.items()},
+        percent=compute.rounded(row.totals.percent),
+        letter=row.letter,
+    )
+
+
+async def gradebook_page(
+    session: AsyncSession, actor: Actor, course_id: uuid.UUID, *, cursor: str | None, limit: int
+) -> schemas.GradebookPage:
+    """A page of students (by name) with every item; totals count released grades only."""
+    await _staff_course(session, actor, course_id)
+    after = _decode_student_cursor(cursor) if cursor is not None else None
+    book = await engine.load_book(session, course_id)
+    students = await engine.students_page(session, course_id, after=after, limit=limit + 1)
+    more = len(students) > limit
+    students = students[:limit]
+    rows = await engine.load_rows(session, book, engine.ids(students), released_only=False)
+    return schemas.GradebookPage(
+        items=book.items,
+        categories=book.categories,
+        students=[_row_out(book, s, rows[s.id]) for s in students],
+        next_cursor=_encode_student_cursor(students[-1]) if more and students else None,
+    )
+
+
+CSV_BATCH = 500
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else f"{round(value, compute.PLACES):g}"
+
+
+async def gradebook_csv(
+    session: AsyncSession, actor: Actor, course_id: uuid.UUID
+) -> AsyncIterator[str]:
+    """Check access now; then the CSV (RFC 4180, formulas defused) in chunks of students.
+
+    Each cell is what counts (released grades, manual scores, attendance, overrides); drafts
+    are empty."""
+    await _staff_course(session, actor, course_id)
+    book = await engine.load_book(session, course_id)
+    return _csv_chunks(session, book)
+
+
+async def _csv_chunks(session: AsyncSession, book: engine.Book) -> AsyncIterator[str]:
+    header = ["email", "name"]
+    header += [f"{i.title} ({i.max_points:g})" for i in book.items]
+    header += [f"{c.name} (%)" for c in book.categories]
+    header += ["percent", "letter"]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow([defuse(h) for h in header])
+    after: tuple[str, uuid.UUID] | None = None
+    while True:
+        students = await engine.students_page(session, book.course_id, after=after, limit=CSV_BATCH)
+        if not students:
+            break
+        rows = await engine.load_rows(session, book, engine.ids(students), released_only=True)
+        for s in students:
+            row = rows[s.id]
+            assert row.totals is not None
+            line = [defuse(s.email), defuse(s.name)]
+            for item in book.items:
+                cell = row.cells.get(item.id)
+                line.append(_number(cell.points) if cell is not None and cell.counts else "")
+            line += [_number(row.totals.categories.get(c.id)) for c in book.categories]
+            line += [_number(row.totals.percent), row.letter or ""]
+            writer.writerow(line)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        after = (students[-1].name, students[-1].id)
+    if buffer.tell():
+        yield buffer.getvalue()
+
+
+# --- a student's own grades --------------------------------------------------------------------
+
+
+async def my_grades(
+    session: AsyncSession, actor: Actor, course_id: uuid.UUID
+) -> schemas.MyGradesOut:
+    _, role = await access.visible_course(session, actor, course_id)
+    if role is not CourseRole.STUDENT:
+        raise errors.StudentsOnly()
+    book = await engine.load_book(session, course_id)
+    rows = await engine.load_rows(session, book, [actor.id], released_only=True, feedback=True)
+    row = rows[actor.id]
+    assert row.totals is not None
+    items = []
+    for item in book.items:
+        cell = row.cells.get(item.id)
+        shown = cell is not None and cell.counts
+        items.append(
+            schemas.MyItemOut(
+                item=item,
+                points=compute.rounded(cell.points) if shown and cell else None,
+                max_points=cell.max_points if cell is not None else item.max_points,
+                feedback_html=cell.feedback_html if cell is not None else None,
+                lesson_id=item.lesson_id,
+                status=engine.RELEASED if shown else None,
+                overridden=cell.overridden if cell is not None else False,
+            )
+        )
+    return schemas.MyGradesOut(
+        items=items,
+        categories=[
+            schemas.MyCategoryOut(
+                id=c.id,
+                name=c.name,
+                weight_percent=c.weight_percent,
+                percent=compute.rounded(row.totals.categories.get(c.id)),
+            )
+            for c in book.categories
+        ],
+        percent=compute.rounded(row.totals.percent),
+        letter=row.letter,
+        passed=row.passed,
     )

@@ -225,6 +225,10 @@ class World:
     quiz_attempt: str = ""  # the student's, in progress
     classmate_quiz_attempt: str = ""  # the classmate's, in progress
     cert: CertificateCodes = field(default_factory=lambda: CertificateCodes())  # --- certificates
+    # --- gradebook (Builder.gradebook): on the published course, a category and a manual item
+    # with the student's score and an override (so that removing it is possible)
+    gb_category: str = ""
+    gb_item: str = ""
 
     def person(self, persona: Persona) -> Person:
         return self.people[persona]
@@ -422,6 +426,7 @@ class Builder:
         await self.quizzes()
         await self.grading()  # --- grading
         await self.certificates()  # --- certificates
+        await self.gradebook()  # --- gradebook
         return w
 
     async def live_sessions(self) -> None:
@@ -514,6 +519,23 @@ class Builder:
             return str((await self.call("POST", url, owner, 201, data=body, headers=headers))["id"])
 
         g.file, g.spare_file = await attach("feedback.pdf"), await attach("spare.pdf")
+
+    # --- gradebook -------------------------------------------------------------------------------
+
+    async def gradebook(self) -> None:
+        w = self.world
+        owner, student = w.people[Persona.OWNER], w.people[Persona.STUDENT]
+        url = f"/api/v1/courses/{w.course}/gradebook"
+        category = {"name": "Matrix labs", "weight_percent": 25}
+        w.gb_category = (await self.call("POST", f"{url}/categories", owner, 201, json=category))[
+            "id"
+        ]
+        item = {"title": "Matrix lab", "max_points": 10, "category_id": w.gb_category}
+        w.gb_item = (await self.call("POST", f"{url}/items", owner, 201, json=item))["id"]
+        cell = f"/api/v1/gradebook/items/{w.gb_item}"
+        await self.call("PUT", f"{cell}/scores/{student.id}", owner, 200, json={"points": 7})
+        override = {"points": 9, "reason": "matrix"}
+        await self.call("PUT", f"{cell}/overrides/{student.id}", owner, 200, json=override)
 
     async def upload(self, lesson: str, data: bytes) -> None:
         await self.call(

@@ -1714,6 +1714,123 @@ QUIZ_CASES: list[Case] = [
 CASES += QUIZ_CASES
 
 
+# --- gradebook -----------------------------------------------------------------------------------
+# Staff (TAs included) read the gradebook and its CSV, enter scores and override (audited);
+# editors set up settings, categories and items; an enrolled student reads their own grades
+# only. On the draft, those outside its staff get 404.
+GB = "/api/v1/courses/{course_id}/gradebook"
+GB_ITEM = "/api/v1/gradebook/items/{item_id}"
+GB_CATEGORY = "/api/v1/gradebook/categories/{category_id}"
+GB_PUBLISHED = "/api/v1/courses/{w.course}/gradebook"
+GB_CELL = "/api/v1/gradebook/items/{w.gb_item}"
+GB_STUDENT = "{w.people[student].id}"
+GB_SETTINGS = {
+    "letter_scale": [{"letter": "P", "min_percent": 50}, {"letter": "F", "min_percent": 0}]
+}
+GB_DRAFT_STAFF = by(401, 404, 404, 404, 200, 200, 200, 200)
+
+
+def gradebook_rows(w: World, p: Persona, body: Any) -> None:
+    assert {s["student"]["id"] for s in body["students"]} >= {w.person(Persona.STUDENT).id}
+
+
+GRADEBOOK_CASES: list[Case] = [
+    Case("GET", GB + "/settings", "published", GB_PUBLISHED + "/settings", staff(200)),
+    Case(
+        "PUT",
+        GB + "/settings",
+        "published",
+        GB_PUBLISHED + "/settings",
+        editors(200),
+        json=GB_SETTINGS,
+    ),
+    Case("GET", GB + "/categories", "published", GB_PUBLISHED + "/categories", staff(200)),
+    Case(
+        "POST",
+        GB + "/categories",
+        "published",
+        GB_PUBLISHED + "/categories",
+        editors(201),
+        json={"name": "Matrix quizzes", "weight_percent": 30},
+    ),
+    Case(
+        "PATCH",
+        GB_CATEGORY,
+        "published",
+        "/api/v1/gradebook/categories/{w.gb_category}",
+        editors(200),
+        json={"weight_percent": 40, "drop_lowest": 1},
+    ),
+    Case(
+        "DELETE",
+        GB_CATEGORY,
+        "published",
+        "/api/v1/gradebook/categories/{w.gb_category}",
+        editors(204),
+    ),
+    Case("GET", GB + "/items", "published", GB_PUBLISHED + "/items", staff(200)),
+    Case(
+        "POST",
+        GB + "/items",
+        "published",
+        GB_PUBLISHED + "/items",
+        editors(201),
+        json={"title": "Matrix project", "max_points": 50},
+    ),
+    Case("PATCH", GB_ITEM, "manual", GB_CELL, editors(200), json={"extra_credit": True}),
+    Case("DELETE", GB_ITEM, "manual", GB_CELL, editors(204)),
+    Case(
+        "PUT",
+        GB_ITEM + "/scores/{student_id}",
+        "the student's",
+        GB_CELL + "/scores/" + GB_STUDENT,
+        staff(200),
+        json={"points": 8},
+    ),
+    Case(
+        "PUT",
+        GB_ITEM + "/overrides/{student_id}",
+        "the student's",
+        GB_CELL + "/overrides/" + GB_STUDENT,
+        staff(200),
+        json={"points": 10, "reason": "matrix regrade"},
+    ),
+    Case(
+        "DELETE",
+        GB_ITEM + "/overrides/{student_id}",
+        "the student's",
+        GB_CELL + "/overrides/" + GB_STUDENT,
+        staff(204),
+        json={"reason": "matrix undo"},
+    ),
+    Case("GET", GB + "/audit", "published", GB_PUBLISHED + "/audit", staff(200)),
+    Case("GET", GB, "published", GB_PUBLISHED, staff(200), check=gradebook_rows),
+    Case("GET", GB, "draft", "/api/v1/courses/{w.draft}/gradebook", GB_DRAFT_STAFF),
+    Case(
+        "GET",
+        "/api/v1/courses/{course_id}/gradebook.csv",
+        "published",
+        "/api/v1/courses/{w.course}/gradebook.csv",
+        staff(200),
+    ),
+    Case(
+        "GET",
+        "/api/v1/courses/{course_id}/my-grades",
+        "published",
+        "/api/v1/courses/{w.course}/my-grades",
+        by(401, 403, 200, 403, 403, 403, 403, 403),
+    ),
+    Case(
+        "GET",
+        "/api/v1/courses/{course_id}/my-grades",
+        "draft",
+        "/api/v1/courses/{w.draft}/my-grades",
+        by(401, 404, 404, 404, 403, 403, 403, 403),
+    ),
+]
+CASES += GRADEBOOK_CASES
+
+
 # --- certificates ------------------------------------------------------------------------------
 # The student's and the classmate's certificates (of the other instructor's course, which both
 # have left since): anyone verifies a code; its PDF is its student's and the admins' (the
