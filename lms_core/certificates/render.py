@@ -20,6 +20,7 @@ from pathlib import Path
 
 import segno
 from fpdf import FPDF
+from fpdf.fonts import TTFFont
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +85,7 @@ QR_BORDER = 4
 class _Fonts:
     """Which family to use, and how to make text safe for it."""
 
-    def __init__(self, pdf: FPDF, dirs: Sequence[Path]) -> None:
+    def __init__(self, pdf: FPDF, dirs: Sequence[Path], needed: str) -> None:
         regular = _find(dirs, REGULAR)
         bold = _find(dirs, BOLD)
         self.unicode = regular is not None
@@ -95,6 +96,10 @@ class _Fonts:
         self.family = "body"
         pdf.add_font(self.family, "", str(regular))
         pdf.add_font(self.family, "B", str(bold or regular))
+        # The CJK fallback is 4 MB to parse (ten times the rest of the work): only when needed.
+        font = pdf.fonts[self.family]
+        if isinstance(font, TTFFont) and all(ord(c) in font.cmap or c.isspace() for c in needed):
+            return
         fallbacks = []
         for index, name in enumerate(FALLBACKS):
             path = _find(dirs, name)
@@ -127,7 +132,8 @@ def render_pdf(content: CertificateText, *, font_dirs: Sequence[Path] = FONT_DIR
     pdf.set_creator("Seminar")
     pdf.set_auto_page_break(auto=False)
     pdf.add_page()
-    fonts = _Fonts(pdf, font_dirs)
+    needed = content.student_name + content.course_title + content.instructor_name
+    fonts = _Fonts(pdf, font_dirs, needed)
     text = fonts.text
 
     pdf.set_draw_color(*ACCENT)
