@@ -47,7 +47,6 @@ COURSE_PAGES = {
     "/teach/{course}": "editor.html",
     "/live": "live.html",
     "/live/{live_session}": "live-room.html",
-    "/certificates/{code}": "certificate.html",  # public: verifies a certificate's code
 }
 
 # The grading pages, static HTML too (the frame in static/page-shell.js): a quiz or assignment
@@ -55,6 +54,7 @@ COURSE_PAGES = {
 # own grades in a course.
 GRADING_PAGES = {
     "/teach/lessons/{lesson}/settings": "lesson-settings.html",
+    "/teach/lessons/{lesson}/grading": "grading.html",
 }
 
 # The default policy plus blob: media for the lesson page's player (Media Source Extensions).

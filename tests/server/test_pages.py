@@ -549,6 +549,7 @@ async def test_site_navigation_links_to_the_live_sessions(client: AppClient, pat
 GRADING_ID = "3f1c2a9e-8d4b-4c55-9a6e-0d9b1f3e7a21"
 GRADING_PAGES = {
     f"/teach/lessons/{GRADING_ID}/settings": ("lesson-settings", "/static/lesson-settings.js"),
+    f"/teach/lessons/{GRADING_ID}/grading": ("grading", "/static/grading.js"),
 }
 # The one module that may parse HTML: it puts the server's sanitised brief/feedback in the page.
 SANITISED_HTML_MODULE = "/static/assignment-grade.js"

@@ -1,0 +1,168 @@
+"""Grading by rubric in a real browser (/teach/lessons/{id}/settings and /grading).
+
+An instructor has an assignment a student handed in (over HTTP). In Chromium they write a
+rubric of two criteria in the assignment's settings, open the grading queue (the student is
+ungraded), open the student's work, click a level per criterion (the total follows), write
+feedback, save a draft (the history has it), then release it. A regrade of the released grade
+needs a reason. The student, in another browser context, sees the released grade with the
+rubric's levels and the feedback on the lesson page.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, Page, expect
+
+from tests.e2e.conftest import Accounts, LiveServer, PageProblems
+from tests.e2e.test_quiz_browser import PHONE, ApiUser, api_user, no_horizontal_overflow
+from tests.e2e.test_teach_browser import OwnedCourses, owned_courses, sign_in
+
+pytestmark = pytest.mark.e2e
+
+__all__ = ["owned_courses"]  # the fixture, imported for pytest
+
+
+@pytest_asyncio.fixture
+async def people(
+    live_server: LiveServer, accounts: Accounts, owned_courses: OwnedCourses, database_url: str
+) -> AsyncIterator[tuple[ApiUser, ApiUser]]:
+    teacher = await api_user(live_server, accounts, database_url, "Gus Grader", instructor=True)
+    student = await api_user(live_server, accounts, database_url, "Stu Dent", instructor=False)
+    try:
+        yield teacher, student
+    finally:
+        await teacher.http.close()
+        await student.http.close()
+
+
+async def setup_assignment(teacher: ApiUser, student: ApiUser) -> dict[str, Any]:
+    course = await teacher.call(
+        "POST", "/courses", {"title": f"Graded {secrets.token_hex(3)}", "level": "beginner"}
+    )
+    module = await teacher.call("POST", f"/courses/{course['id']}/modules", {"title": "Work"})
+    lesson = await teacher.call(
+        "POST", f"/modules/{module['id']}/lessons", {"title": "Essay", "kind": "assignment"}
+    )
+    due = (datetime.now(UTC) + timedelta(days=3)).isoformat()
+    await teacher.call(
+        "PUT",
+        f"/lessons/{lesson['id']}/assignment",
+        {"brief": "Argue well.", "due_at": due, "submission_format": "text"},
+    )
+    await teacher.call("POST", f"/courses/{course['id']}/publish")
+    await student.call("POST", f"/courses/{course['id']}/enrollments")
+    form = aiohttp.FormData(default_to_multipart=True)
+    form.add_field("text", "Birds migrate because winters are hard.")
+    resp = await student.http.post(f"/api/v1/lessons/{lesson['id']}/submissions", data=form)
+    assert resp.status == 201, await resp.text()
+    me = await student.call("GET", "/users/me")
+    return {"course": course, "lesson": lesson, "student_id": me["id"]}
+
+
+def unexpected(problems: PageProblems) -> list[str]:
+    """Errors but the 404s the pages expect: no rubric yet, no grade yet."""
+    return [
+        e
+        for e in problems.errors
+        if not (" 404 " in e and (e.endswith("/rubric)") or "/grades/" in e or "/my-grade)" in e))
+    ]
+
+
+async def test_staff_score_by_rubric_and_release_and_the_student_sees_it(
+    page: Page,
+    browser: Browser,
+    live_server: LiveServer,
+    people: tuple[ApiUser, ApiUser],
+    problems: PageProblems,
+) -> None:
+    teacher, student = people
+    made = await setup_assignment(teacher, student)
+    lesson_id = made["lesson"]["id"]
+
+    # The rubric, written in the assignment's settings.
+    await page.set_viewport_size(PHONE)
+    await sign_in(page, teacher.email)
+    await page.goto(f"/teach/lessons/{lesson_id}/settings")
+    await expect(page.locator("#page-title")).to_have_text("Assignment: Essay")
+    rubric = page.locator("#rubric-editor")
+    await expect(rubric.locator("#rubric-total")).to_have_text(
+        "No rubric: graders give points directly."
+    )
+    await rubric.get_by_role("button", name="Add a criterion").click()
+    await rubric.get_by_label("Criterion 1 title").fill("Argument")
+    await rubric.get_by_role("button", name="Add a criterion").click()
+    await rubric.get_by_label("Criterion 2 title").fill("Style")
+    await rubric.get_by_label("Criterion 2, level 1 points").fill("5")
+    await rubric.get_by_label("Criterion 2, level 2 points").fill("4")
+    await expect(rubric.locator("#rubric-total")).to_have_text("Maximum: 15 points")
+    await rubric.get_by_role("button", name="Save the rubric").click()
+    await expect(page.locator("#messages")).to_have_text("The rubric is saved (at most 15 points).")
+    saved = await teacher.call("GET", f"/lessons/{lesson_id}/rubric")
+    assert [c["title"] for c in saved["criteria"]] == ["Argument", "Style"]
+    assert saved["max_points"] == 15
+
+    # The queue: the student is ungraded; their work opens beside it.
+    await page.get_by_role("link", name="Grading queue").click()
+    await expect(page.locator("#page-title")).to_have_text("Grading: Essay")
+    row = page.locator(".grading-row")
+    await expect(row).to_have_count(1)
+    await expect(row).to_contain_text("Ungraded")
+    await row.get_by_role("button", name="Grade Stu Dent").click()
+    panel = page.locator("#grading-panel")
+    await expect(panel.locator("#grading-work")).to_contain_text(
+        "Birds migrate because winters are hard."
+    )
+    argument = panel.get_by_role("group", name="Argument")
+    style = panel.get_by_role("group", name="Style")
+    await argument.get_by_label("Good (7)").check()
+    await expect(panel.locator("#rubric-score-total")).to_have_text(
+        "Total: 7 / 15 → 46.67 / 100 points"
+    )
+    await style.get_by_label("Excellent (5)").focus()
+    await page.keyboard.press("Space")
+    await expect(panel.locator("#rubric-score-total")).to_have_text(
+        "Total: 12 / 15 → 80 / 100 points"
+    )
+    await panel.get_by_label("Feedback").fill("Well **argued**.")
+    await panel.get_by_role("button", name="Save draft").click()
+    await expect(panel.locator("#grading-status")).to_have_text("Draft: 80 / 100 (version 1)")
+    await expect(row).to_contain_text("Draft: 80 / 100")
+    await panel.get_by_role("button", name="History").click()
+    await expect(panel.locator("#grading-history li")).to_have_count(1)
+
+    # Release, then a regrade needs its reason.
+    await panel.get_by_role("button", name="Save and release").click()
+    await expect(panel.locator("#grading-status")).to_contain_text("Released: 80 / 100")
+    await expect(row).to_contain_text("Released: 80 / 100")
+    await panel.get_by_role("group", name="Argument").get_by_label("Excellent (10)").check()
+    await panel.get_by_role("button", name="Save the regrade").click()
+    await expect(panel.get_by_role("status")).to_have_text("Say why the released grade changes.")
+    await panel.get_by_label("Reason for the regrade").fill("Missed the second page.")
+    await panel.get_by_role("button", name="Save the regrade").click()
+    await expect(panel.locator("#grading-status")).to_contain_text("Released: 100 / 100")
+    await no_horizontal_overflow(page)
+    grade = await teacher.call("GET", f"/lessons/{lesson_id}/grades/{made['student_id']}")
+    assert (grade["status"], grade["points"]) == ("released", 100)
+
+    # The student sees it on the lesson page.
+    other = await browser.new_context(base_url=live_server.url, locale="en-US")
+    try:
+        learner = await other.new_page()
+        await learner.set_viewport_size(PHONE)
+        await sign_in(learner, student.email)
+        await learner.goto(f"/learn/{lesson_id}")
+        box = learner.locator("#assignment-grade")
+        await expect(box.locator(".grade-score")).to_have_text("Grade: 100 / 100")
+        await expect(box.locator(".rubric-result")).to_contain_text("Argument")
+        await expect(box.locator(".rubric-result")).to_contain_text("Excellent")
+        await expect(box.locator(".grade-feedback strong")).to_have_text("argued")
+    finally:
+        await other.close()
+    assert unexpected(problems) == []
