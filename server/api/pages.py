@@ -47,6 +47,7 @@ COURSE_PAGES = {
     "/teach/{course}": "editor.html",
     "/live": "live.html",
     "/live/{live_session}": "live-room.html",
+    "/certificates/{code}": "certificate.html",  # public: verifies a certificate's code
 }
 
 # The grading pages, static HTML too (the frame in static/page-shell.js): a quiz or assignment
