@@ -71,7 +71,7 @@ class _Stored:
     body: Obj
 
 
-@dataclass
+@dataclass(repr=False)
 class StripeStandin:
     url: str = ""
     objects: dict[str, Obj] = field(default_factory=dict)
@@ -81,6 +81,12 @@ class StripeStandin:
     _fail: int = 0
     _released: asyncio.Event = field(default_factory=asyncio.Event)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    def __repr__(self) -> str:
+        return f"StripeStandin({self.url!r}, {len(self.objects)} objects)"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))  # hypothesis would print every field of a dataclass
 
     # -- test controls ---------------------------------------------------------------------
 
