@@ -34,6 +34,7 @@ from lms_core.assignments.models import Submission, SubmissionFile
 from lms_core.courses.models import Lesson, LessonKind
 from lms_core.enrollment.models import Enrollment, EnrollmentStatus
 from lms_core.grading import errors, schemas, service
+from lms_core.grading.access import lesson_as_staff
 from lms_core.grading.models import Grade, GradeStatus
 from lms_core.mail.service import Mailer
 from lms_core.pagination import invalid_cursor
@@ -123,7 +124,7 @@ async def queue(
     cursor: str | None,
     limit: int,
 ) -> schemas.QueuePage:
-    found = await service.lesson_as_staff(session, actor, lesson_id)
+    found = await lesson_as_staff(session, actor, lesson_id)
     after = _decode(cursor) if cursor is not None else None
     work = await _work(session, found.lesson)
     grades = {
@@ -201,7 +202,7 @@ async def submissions_zip(
     session: AsyncSession, actor: Actor, lesson_id: uuid.UUID
 ) -> tuple[Lesson, list[ZipEntry]]:
     """What goes into the zip: every student's latest submission, under their email."""
-    found = await service.lesson_as_staff(session, actor, lesson_id)
+    found = await lesson_as_staff(session, actor, lesson_id)
     if found.lesson.kind is not LessonKind.ASSIGNMENT:
         raise LessonNotAssignment()
     rows = (
@@ -265,7 +266,7 @@ async def _roster(session: AsyncSession, course_id: uuid.UUID) -> list[User]:
 
 
 async def export_csv(session: AsyncSession, actor: Actor, lesson_id: uuid.UUID) -> str:
-    found = await service.lesson_as_staff(session, actor, lesson_id)
+    found = await lesson_as_staff(session, actor, lesson_id)
     grades = {
         g.student_id: g
         for g in await session.scalars(select(Grade).where(Grade.lesson_id == lesson_id))
@@ -410,7 +411,7 @@ async def import_csv(
     *,
     mailer: Mailer,
 ) -> int:
-    found = await service.lesson_as_staff(session, actor, lesson_id)
+    found = await lesson_as_staff(session, actor, lesson_id)
     lines, problems = await _check_lines(session, found.lesson, text)
     if problems:
         raise errors.InvalidGradesCsv(extra={"errors": problems})

@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from lms_core.errors import InvalidInput, TooLarge, UnsupportedMediaType
-from lms_core.grading import schemas, service, transfer
+from lms_core.grading import access, files, schemas, service, transfer
 from lms_core.grading.models import Grade, GradeRevision
 from lms_core.grading.zipstream import zip_stream
 from lms_core.storage.filenames import content_disposition, sanitize_filename
@@ -234,7 +234,7 @@ async def my_grade(call: Call[Empty, Empty, LessonPath]) -> schemas.MyGradeOut:
 async def add_grade_file(call: Call[Empty, Empty, GradeIdPath]) -> schemas.GradeFileOut:
     request = call.request
     settings, storage = request.app[SETTINGS], request.app[STORAGE]
-    grade = await service.grade_for_upload(call.db, call.actor, call.path.grade_id)
+    grade = await files.grade_for_upload(call.db, call.actor, call.path.grade_id)
     form = await receive_form(
         request,
         storage,
@@ -246,13 +246,13 @@ async def add_grade_file(call: Call[Empty, Empty, GradeIdPath]) -> schemas.Grade
             max_file_bytes=settings.max_upload_bytes,
             allowed_types=COURSE_FILE_TYPES,
         ),
-        lambda: service.file_key(grade),
+        lambda: files.file_key(grade),
         too_many_files=lambda: TooLarge("Send one file.", code="too_many_files"),
     )
     if not form.files:
         raise InvalidInput("Send the file in the field `file`.", code="file_required")
     [(stored, name)] = form.files
-    row = await service.add_file(
+    row = await files.add_file(
         call.db,
         call.actor,
         grade,
@@ -274,9 +274,7 @@ async def add_grade_file(call: Call[Empty, Empty, GradeIdPath]) -> schemas.Grade
     download=True,
 )
 async def download_grade_file(call: Call[Empty, Empty, GradeFilePath]) -> web.StreamResponse:
-    row = await service.file_for_download(
-        call.db, call.actor, call.path.grade_id, call.path.file_id
-    )
+    row = await files.file_for_download(call.db, call.actor, call.path.grade_id, call.path.file_id)
     return await stored_object_response(
         call.request.app[STORAGE],
         row.storage_key,
@@ -296,7 +294,7 @@ async def download_grade_file(call: Call[Empty, Empty, GradeFilePath]) -> web.St
     errors=(401, 404, 422),
 )
 async def remove_grade_file(call: Call[Empty, Empty, GradeFilePath]) -> None:
-    key = await service.remove_file(call.db, call.actor, call.path.grade_id, call.path.file_id)
+    key = await files.remove_file(call.db, call.actor, call.path.grade_id, call.path.file_id)
     delete_after_commit(call.request, key)
 
 
@@ -352,7 +350,7 @@ async def export_grades(call: Call[Empty, Empty, LessonPath]) -> web.StreamRespo
 )
 async def import_grades(call: Call[Empty, Empty, LessonPath]) -> schemas.UpdatedOut:
     request = call.request
-    await service.lesson_as_staff(call.db, call.actor, call.path.lesson_id)
+    await access.lesson_as_staff(call.db, call.actor, call.path.lesson_id)
     if request.content_type not in CSV_TYPES:
         raise UnsupportedMediaType("Send the grades as text/csv.", code="csv_required")
     raw = await request.read()
