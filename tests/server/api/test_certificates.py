@@ -341,3 +341,14 @@ async def test_verification_is_public_and_revocation_shows(school: School) -> No
 async def test_my_certificates_needs_a_sign_in(school: School) -> None:
     anonymous = await school.client()
     await problem(await anonymous.get("/api/v1/me/certificates"), 401, "not_authenticated")
+
+
+async def test_verification_is_rate_limited_per_client(make_client: ClientFactory) -> None:
+    """Public lookups are counted per address (the codes cannot be guessed; scraping is the
+    concern): past the limit, a 429 with the usual problem code, known codes or not."""
+    anonymous = await make_client(ip_rate_limit="3/minute")
+    for _ in range(3):
+        await problem(await anonymous.get(f"/api/v1/certificates/{'C' * 24}"), 404)
+    resp = await anonymous.get(f"/api/v1/certificates/{'C' * 24}")
+    await problem(resp, 429, "rate_limited")
+    assert int(resp.headers["Retry-After"]) > 0
