@@ -54,3 +54,33 @@ class WebhookAck(Output):
     event_id: str
     duplicate: bool = Field(description="The event was processed before; nothing was done.")
     handled: bool = Field(description="False: a type Seminar ignores (acknowledged).")
+
+
+class EarningsRow(Output):
+    course_id: uuid.UUID
+    course_title: str
+    month: str = Field(description="UTC month of the postings, YYYY-MM.")
+    currency: str
+    sales: int
+    earned_cents: int = Field(description="The instructor's share of the month's sales.")
+    reversed_cents: int = Field(description="Taken back by the month's refunds.")
+    net_cents: int
+
+
+class EarningsReport(Output):
+    items: list[EarningsRow]
+
+
+class RevenueRow(Output):
+    month: str = Field(description="UTC month of the postings, YYYY-MM.")
+    currency: str
+    sales: int
+    gross_cents: int = Field(description="What buyers paid.")
+    refunded_cents: int = Field(description="What buyers got back.")
+    stripe_fees_cents: int
+    platform_cents: int = Field(description="The platform's share, net of refunds.")
+    instructors_cents: int = Field(description="Owed to instructors, net of refunds.")
+
+
+class RevenueReport(Output):
+    items: list[RevenueRow]

@@ -18,7 +18,7 @@ import aiohttp
 import stripe
 from aiohttp import web
 
-from lms_core.payments import errors, schemas, service, webhooks
+from lms_core.payments import errors, reports, schemas, service, webhooks
 from lms_core.payments.gateway import PaymentsConfig, StripeGateway
 from server.api.framework import Call, Empty, Router
 from server.api.paths import CoursePath
@@ -126,3 +126,25 @@ async def stripe_webhook(call: Call[Empty, Empty, Empty]) -> schemas.WebhookAck:
 async def my_orders(call: Call[Empty, schemas.OrdersQuery, Empty]) -> schemas.OrderPage:
     rows, cursor = await service.my_orders(call.db, call.actor, call.query)
     return schemas.OrderPage(items=[service.order_out(o, c) for o, c in rows], next_cursor=cursor)
+
+
+@router.route(
+    "GET",
+    "/me/earnings",
+    summary="The caller's share of their courses' sales, by course and month (instructors)",
+    response=schemas.EarningsReport,
+    errors=(401,),
+)
+async def my_earnings(call: Call[Empty, Empty, Empty]) -> schemas.EarningsReport:
+    return schemas.EarningsReport(items=await reports.instructor_earnings(call.db, call.actor))
+
+
+@router.route(
+    "GET",
+    "/admin/revenue",
+    summary="Sales, refunds, Stripe fees, the platform's and instructors' shares by month",
+    response=schemas.RevenueReport,
+    errors=(401, 403),
+)
+async def revenue(call: Call[Empty, Empty, Empty]) -> schemas.RevenueReport:
+    return schemas.RevenueReport(items=await reports.platform_revenue(call.db, call.actor))

@@ -2206,6 +2206,8 @@ CASES += [
         json={"id": "evt_forged", "type": "checkout.session.completed", "data": {"object": {}}},
     ),
     Case("GET", "/api/v1/me/orders", "own", "/api/v1/me/orders", signed_in(200)),
+    Case("GET", "/api/v1/me/earnings", "own", "/api/v1/me/earnings", signed_in(200)),
+    Case("GET", "/api/v1/admin/revenue", "report", "/api/v1/admin/revenue", admin_only(200)),
 ]
 
 

@@ -471,3 +471,57 @@ async def test_a_session_seminar_did_not_make_is_acknowledged(shop: Shop) -> Non
     )
     assert ack["handled"] is True
     assert not await shop.enrolled()
+
+
+async def test_earnings_and_revenue_reports_follow_the_ledger(
+    make_client: ClientFactory, database: Database, shop: Shop
+) -> None:
+    admin = await persona(make_client, database, "admin", Role.ADMIN)
+    empty = await ok(await shop.teacher.client.get("/api/v1/me/earnings"))
+    assert empty["items"] == []
+    order = await shop.checkout()
+    await shop.send("checkout.session.completed", shop.standin.pay(shop.session_of(order)["id"]))
+    paid = await shop.order(order["order_id"])
+    assert paid.stripe_charge_id is not None
+    fee = paid.stripe_fee_cents or 0
+    platform, instructor = ledger.split(4900, fee, 20.0)
+    shop.standin.refund(paid.stripe_charge_id, 1225)  # a quarter
+    await shop.send("charge.refunded", shop.standin.objects[paid.stripe_charge_id])
+    reversed_ = instructor * 1225 // 4900
+
+    earnings = await ok(await shop.teacher.client.get("/api/v1/me/earnings"))
+    month = paid.created_at.strftime("%Y-%m")
+    assert earnings["items"] == [
+        {
+            "course_id": str(shop.course_id),
+            "course_title": earnings["items"][0]["course_title"],
+            "month": month,
+            "currency": "EUR",
+            "sales": 1,
+            "earned_cents": instructor,
+            "reversed_cents": reversed_,
+            "net_cents": instructor - reversed_,
+        }
+    ]
+    # The buyer earns nothing; their purchase is not their income.
+    assert (await ok(await shop.student.client.get("/api/v1/me/earnings")))["items"] == []
+
+    await problem(await shop.teacher.client.get("/api/v1/admin/revenue"), 403, "admin_required")
+    revenue = await ok(await admin.client.get("/api/v1/admin/revenue"))
+    assert revenue["items"] == [
+        {
+            "month": month,
+            "currency": "EUR",
+            "sales": 1,
+            "gross_cents": 4900,
+            "refunded_cents": 1225,
+            "stripe_fees_cents": fee,
+            "platform_cents": platform - (1225 - reversed_),
+            "instructors_cents": instructor - reversed_,
+        }
+    ]
+    row = revenue["items"][0]
+    assert (
+        row["gross_cents"] - row["refunded_cents"]
+        == row["stripe_fees_cents"] + row["platform_cents"] + row["instructors_cents"]
+    )

@@ -1,0 +1,106 @@
+"""Revenue reports read from the ledger: an instructor's earnings by course and month, and the
+platform's revenue by month (admins). Months are UTC calendar months of the ledger postings, so a
+refund counts in the month it happened, not the month of the sale."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, distinct, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from lms_core.accounts.admin import require_admin
+from lms_core.accounts.sessions import Actor
+from lms_core.courses.models import Course
+from lms_core.payments import ledger, schemas
+from lms_core.payments.models import LedgerEntry, LedgerKind, LedgerTransaction, Order
+
+
+def _month() -> ColumnElement[str]:
+    return func.to_char(func.timezone("UTC", LedgerTransaction.created_at), "YYYY-MM")
+
+
+def _sum_if(condition: ColumnElement[bool], value: Any) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, value), else_=0)), 0)
+
+
+async def instructor_earnings(session: AsyncSession, actor: Actor) -> list[schemas.EarningsRow]:
+    """The caller's share of their courses' sales, newest month first."""
+    month = _month().label("month")
+    payment = LedgerTransaction.kind == LedgerKind.PAYMENT
+    stmt = (
+        select(
+            Order.course_id,
+            Course.title,
+            month,
+            Order.currency,
+            func.count(distinct(case((payment, Order.id)))).label("sales"),
+            _sum_if(payment, LedgerEntry.amount_cents).label("earned"),
+            _sum_if(~payment, -LedgerEntry.amount_cents).label("reversed"),
+        )
+        .select_from(LedgerEntry)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .join(Order, Order.id == LedgerTransaction.order_id)
+        .join(Course, Course.id == Order.course_id)
+        .where(LedgerEntry.account == ledger.instructor_account(actor.id))
+        .group_by(Order.course_id, Course.title, month, Order.currency)
+        .order_by(month.desc(), Course.title, Order.currency)
+    )
+    return [
+        schemas.EarningsRow(
+            course_id=course_id,
+            course_title=title,
+            month=m,
+            currency=currency,
+            sales=sales,
+            earned_cents=earned,
+            reversed_cents=reversed_,
+            net_cents=earned - reversed_,
+        )
+        for course_id, title, m, currency, sales, earned, reversed_ in (
+            await session.execute(stmt)
+        ).all()
+    ]
+
+
+async def platform_revenue(session: AsyncSession, actor: Actor) -> list[schemas.RevenueRow]:
+    """Every sale by month and currency: what buyers paid and got back, Stripe's fees, the
+    platform's share and what is owed to instructors (admins only)."""
+    require_admin(actor)
+    month = _month().label("month")
+    account = LedgerEntry.account
+    amount = LedgerEntry.amount_cents
+    payment = LedgerTransaction.kind == LedgerKind.PAYMENT
+    customer = account.startswith("customer:")
+    stmt = (
+        select(
+            month,
+            Order.currency,
+            func.count(distinct(case((payment, Order.id)))).label("sales"),
+            _sum_if(customer & payment, -amount).label("gross"),
+            _sum_if(customer & ~payment, amount).label("refunded"),
+            _sum_if(account == ledger.STRIPE_FEES, amount).label("fees"),
+            _sum_if(account == ledger.PLATFORM_REVENUE, amount).label("platform"),
+            _sum_if(account.startswith("instructor_payable:"), amount).label("instructors"),
+        )
+        .select_from(LedgerEntry)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .join(Order, Order.id == LedgerTransaction.order_id)
+        .group_by(month, Order.currency)
+        .order_by(month.desc(), Order.currency)
+    )
+    return [
+        schemas.RevenueRow(
+            month=m,
+            currency=currency,
+            sales=sales,
+            gross_cents=gross,
+            refunded_cents=refunded,
+            stripe_fees_cents=fees,
+            platform_cents=platform,
+            instructors_cents=instructors,
+        )
+        for m, currency, sales, gross, refunded, fees, platform, instructors in (
+            await session.execute(stmt)
+        ).all()
+    ]
