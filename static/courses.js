@@ -281,6 +281,9 @@ async function coursePage() {
     enroll.hidden = true;
     continueLink.hidden = false;
     showOutline(true);
+    if (!continueLink.parentNode.querySelector(".my-grades-link")) {
+      continueLink.after(" ", link(`/courses/${course.id}/grades`, "My grades", "button secondary my-grades-link"));
+    }
     try {
       const next = await api("GET", `/courses/${course.id}/continue`);
       if (next.lesson_id) continueLink.href = `/learn/${next.lesson_id}`;

@@ -162,6 +162,12 @@ async function editorPage() {
     const view = document.getElementById("course-view");
     view.href = `/courses/${encodeURIComponent(course.slug)}`;
     view.hidden = course.status === "draft";
+    // The course's gradebook (static/gradebook.js), beside the catalog link.
+    if (!view.parentNode.querySelector(".gradebook-link")) {
+      const gradebook = el("a", "Gradebook", "gradebook-link");
+      gradebook.href = `/teach/courses/${course.id}/gradebook`;
+      view.after(" · ", gradebook);
+    }
     document.getElementById("publish").hidden = course.status !== "draft";
     document.getElementById("archive").hidden =
       course.status === "archived" || !["owner", "admin"].includes(course.your_role);

@@ -56,6 +56,8 @@ COURSE_PAGES = {
 GRADING_PAGES = {
     "/teach/lessons/{lesson}/settings": "lesson-settings.html",
     "/teach/lessons/{lesson}/grading": "grading.html",
+    "/teach/courses/{course}/gradebook": "gradebook.html",
+    "/courses/{course}/grades": "grades.html",
 }
 
 # The default policy plus blob: media for the lesson page's player (Media Source Extensions).

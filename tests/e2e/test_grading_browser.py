@@ -10,6 +10,7 @@ rubric's levels and the feedback on the lesson page.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -163,6 +164,78 @@ async def test_staff_score_by_rubric_and_release_and_the_student_sees_it(
         await expect(box.locator(".rubric-result")).to_contain_text("Argument")
         await expect(box.locator(".rubric-result")).to_contain_text("Excellent")
         await expect(box.locator(".grade-feedback strong")).to_have_text("argued")
+    finally:
+        await other.close()
+    assert unexpected(problems) == []
+
+
+async def test_gradebook_override_and_the_students_grades_page(
+    page: Page,
+    browser: Browser,
+    live_server: LiveServer,
+    people: tuple[ApiUser, ApiUser],
+    problems: PageProblems,
+) -> None:
+    teacher, student = people
+    made = await setup_assignment(teacher, student)
+    lesson_id, course_id = made["lesson"]["id"], made["course"]["id"]
+    path = f"/lessons/{lesson_id}/grades/{made['student_id']}"
+    await teacher.call("PUT", path, {"points": 80, "feedback": "Good *work*."})
+    await teacher.call("POST", f"/lessons/{lesson_id}/grades/release", {})
+
+    # From the course editor to the gradebook: the released grade is in the student's row.
+    await page.set_viewport_size(PHONE)
+    await sign_in(page, teacher.email)
+    await page.goto(f"/teach/{course_id}")
+    await page.get_by_role("link", name="Gradebook").click()
+    await expect(page.locator("#page-title")).to_have_text(f"Gradebook: {made['course']['title']}")
+    row = page.locator(f'#gradebook tr[data-student-id="{made["student_id"]}"]')
+    await expect(row.locator(".gradebook-cell")).to_have_text("80")
+    await expect(row.locator(".gradebook-total")).to_have_text("80 %")
+    await no_horizontal_overflow(page)
+
+    # Override the cell: a reason is required; the cell shows the mark, the audit the reason.
+    await row.get_by_role("button", name=re.compile(r"^Essay for Stu Dent: 80 of 100")).click()
+    panel = page.locator("#gradebook-cell")
+    await panel.get_by_label("Points (of 100)").fill("90")
+    await panel.get_by_role("button", name="Override").click()
+    await expect(panel.get_by_role("alert")).to_have_text("An override needs a reason.")
+    await panel.get_by_label("Reason").fill("Late enrolment")
+    await panel.get_by_role("button", name="Override").click()
+    await expect(row.locator(".gradebook-cell")).to_have_text("90 *")
+    await expect(row.locator(".gradebook-total")).to_have_text("90 %")
+    await page.get_by_role("button", name="Show the override history").click()
+    await expect(page.locator(".gradebook-audit li")).to_contain_text("Late enrolment")
+
+    # A category with its weight.
+    await page.get_by_label("New category").fill("Assignments")
+    await page.get_by_label("Its weight (%)").fill("100")
+    await page.get_by_role("button", name="Add the category").click()
+    await expect(page.locator(".gradebook-category-row")).to_have_count(1)
+    await page.get_by_label("Category of Essay").select_option(label="Assignments")
+    await page.get_by_role("button", name="Save item Essay").click()
+    await expect(row.locator("td").nth(2)).to_have_text("90 %")
+    items = await teacher.call("GET", f"/courses/{course_id}/gradebook/items")
+    categories = await teacher.call("GET", f"/courses/{course_id}/gradebook/categories")
+    [item] = items["items"]
+    assert item["category_id"] == categories["items"][0]["id"]
+
+    # The student's grades page, reached from the course page.
+    other = await browser.new_context(base_url=live_server.url, locale="en-US")
+    try:
+        learner = await other.new_page()
+        await learner.set_viewport_size(PHONE)
+        await sign_in(learner, student.email)
+        await learner.goto(f"/courses/{course_id}")
+        await learner.get_by_role("link", name="My grades").click()
+        await expect(learner.locator("#page-title")).to_have_text("My grades")
+        await expect(learner.locator("#grades-total")).to_contain_text("90 %")
+        entry = learner.locator(".grades-item")
+        await expect(entry).to_contain_text("90 / 100")
+        await expect(entry.locator(".grade-feedback em")).to_have_text("work")
+        await expect(learner.locator(".grades-categories")).to_contain_text("Assignments")
+        await expect(learner.locator("#grades-certificate")).to_have_count(0)
+        await no_horizontal_overflow(learner)
     finally:
         await other.close()
     assert unexpected(problems) == []

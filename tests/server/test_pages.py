@@ -550,6 +550,8 @@ GRADING_ID = "3f1c2a9e-8d4b-4c55-9a6e-0d9b1f3e7a21"
 GRADING_PAGES = {
     f"/teach/lessons/{GRADING_ID}/settings": ("lesson-settings", "/static/lesson-settings.js"),
     f"/teach/lessons/{GRADING_ID}/grading": ("grading", "/static/grading.js"),
+    f"/teach/courses/{GRADING_ID}/gradebook": ("gradebook", "/static/gradebook.js"),
+    f"/courses/{GRADING_ID}/grades": ("grades", "/static/grades.js"),
 }
 # The one module that may parse HTML: it puts the server's sanitised brief/feedback in the page.
 SANITISED_HTML_MODULE = "/static/assignment-grade.js"
@@ -615,3 +617,5 @@ async def test_the_sanitised_html_module_parses_only_the_servers_sanitised_field
 async def test_unknown_grading_paths_are_not_found(client: AppClient) -> None:
     assert (await client.get(f"/teach/lessons/{GRADING_ID}")).status == 404
     assert (await client.get(f"/teach/lessons/{GRADING_ID}/other")).status == 404
+    assert (await client.get(f"/teach/courses/{GRADING_ID}")).status == 404
+    assert (await client.get(f"/courses/{GRADING_ID}/grades/x")).status == 404
