@@ -108,6 +108,7 @@ async def test_staff_score_by_rubric_and_release_and_the_student_sees_it(
     saved = await teacher.call("GET", f"/lessons/{lesson_id}/rubric")
     assert [c["title"] for c in saved["criteria"]] == ["Argument", "Style"]
     assert saved["max_points"] == 15
+    await no_horizontal_overflow(page)
 
     # The queue: the student is ungraded; their work opens beside it.
     await page.get_by_role("link", name="Grading queue").click()
@@ -238,4 +239,65 @@ async def test_gradebook_override_and_the_students_grades_page(
         await no_horizontal_overflow(learner)
     finally:
         await other.close()
+    assert unexpected(problems) == []
+
+
+async def test_staff_grade_a_quiz_essay_and_release(
+    page: Page,
+    people: tuple[ApiUser, ApiUser],
+    problems: PageProblems,
+) -> None:
+    teacher, student = people
+    course = await teacher.call(
+        "POST", "/courses", {"title": f"Essays {secrets.token_hex(3)}", "level": "beginner"}
+    )
+    module = await teacher.call("POST", f"/courses/{course['id']}/modules", {"title": "Quiz"})
+    lesson = await teacher.call(
+        "POST", f"/modules/{module['id']}/lessons", {"title": "Midterm", "kind": "quiz"}
+    )
+    bank = await teacher.call("POST", f"/courses/{course['id']}/question-banks", {"title": "B"})
+    choice = await teacher.call(
+        "POST",
+        f"/question-banks/{bank['id']}/questions",
+        {
+            "type": "single_choice",
+            "prompt": "Is 7 prime?",
+            "points": 2,
+            "options": [{"id": "a", "text": "Yes", "correct": True}, {"id": "b", "text": "No"}],
+        },
+    )
+    essay = await teacher.call(
+        "POST",
+        f"/question-banks/{bank['id']}/questions",
+        {"type": "essay", "prompt": "Why do birds migrate?", "points": 5},
+    )
+    items = [{"question_id": choice["id"]}, {"question_id": essay["id"]}]
+    await teacher.call("PUT", f"/lessons/{lesson['id']}/quiz", {"items": items})
+    await teacher.call("POST", f"/courses/{course['id']}/publish")
+    await student.call("POST", f"/courses/{course['id']}/enrollments")
+    attempt = await student.call("POST", f"/lessons/{lesson['id']}/quiz/attempts")
+    answers = {
+        choice["id"]: {"type": "single_choice", "option_id": "a"},
+        essay["id"]: {"type": "essay", "text": "For food and warmth."},
+    }
+    for question_id, answer in answers.items():
+        await student.call(
+            "PUT",
+            f"/quiz-attempts/{attempt['id']}/answers/{question_id}",
+            {"answer": answer, "seq": 1},
+        )
+    await student.call("POST", f"/quiz-attempts/{attempt['id']}/submit")
+
+    await sign_in(page, teacher.email)
+    await page.goto(f"/teach/lessons/{lesson['id']}/grading")
+    row = page.locator(".grading-row")
+    await expect(row).to_have_count(1)
+    await row.get_by_role("button", name="Grade Stu Dent").click()
+    panel = page.locator("#grading-panel")
+    await expect(panel.locator("#grading-work")).to_contain_text("Quiz attempt submitted")
+    await panel.get_by_label("Points for question 2 (essay, 5 pt)").fill("4")
+    await panel.get_by_role("button", name="Save and release").click()
+    await expect(panel.locator("#grading-status")).to_contain_text("Released: 6 / 7")
+    mine = await student.call("GET", f"/lessons/{lesson['id']}/my-grade")
+    assert (mine["status"], mine["points"], mine["max_points"]) == ("released", 6, 7)
     assert unexpected(problems) == []
