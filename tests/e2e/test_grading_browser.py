@@ -6,13 +6,18 @@ ungraded), open the student's work, click a level per criterion (the total follo
 feedback, save a draft (the history has it), then release it. A regrade of the released grade
 needs a reason. The student, in another browser context, sees the released grade with the
 rubric's levels and the feedback on the lesson page.
+
+Also: a gradebook override (with its reason) and a weighted category, seen by the student on
+/courses/{id}/grades; a quiz essay graded by points; and the grades page's certificate download
+(this module's server runs the background jobs, so the certificate is really issued).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +26,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, Page, expect
 
+from tests.e2e import conftest as e2e
 from tests.e2e.conftest import Accounts, LiveServer, PageProblems
 from tests.e2e.test_quiz_browser import PHONE, ApiUser, api_user, no_horizontal_overflow
 from tests.e2e.test_teach_browser import OwnedCourses, owned_courses, sign_in
@@ -28,6 +34,16 @@ from tests.e2e.test_teach_browser import OwnedCourses, owned_courses, sign_in
 pytestmark = pytest.mark.e2e
 
 __all__ = ["owned_courses"]  # the fixture, imported for pytest
+
+
+@pytest.fixture(scope="module")
+def live_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
+    """This module's server runs the background jobs itself: certificates are issued by one."""
+    work = tmp_path_factory.mktemp("grading-server")
+    with e2e.running_server(database_url, work, run_workers=True, log_level="INFO") as server:
+        yield server
 
 
 @pytest_asyncio.fixture
@@ -300,4 +316,48 @@ async def test_staff_grade_a_quiz_essay_and_release(
     await expect(panel.locator("#grading-status")).to_contain_text("Released: 6 / 7")
     mine = await student.call("GET", f"/lessons/{lesson['id']}/my-grade")
     assert (mine["status"], mine["points"], mine["max_points"]) == ("released", 6, 7)
+    assert unexpected(problems) == []
+
+
+async def test_the_grades_page_offers_the_courses_certificate(
+    page: Page,
+    people: tuple[ApiUser, ApiUser],
+    problems: PageProblems,
+) -> None:
+    teacher, student = people
+    course = await teacher.call(
+        "POST", "/courses", {"title": f"Finished {secrets.token_hex(3)}", "level": "beginner"}
+    )
+    module = await teacher.call("POST", f"/courses/{course['id']}/modules", {"title": "Only"})
+    lesson = await teacher.call(
+        "POST", f"/modules/{module['id']}/lessons", {"title": "Read me", "kind": "text"}
+    )
+    await teacher.call("POST", f"/courses/{course['id']}/publish")
+    await student.call("POST", f"/courses/{course['id']}/enrollments")
+    await student.call("POST", f"/lessons/{lesson['id']}/complete")
+    # The server's job issues the certificate: wait for it through the API.
+    mine: list[dict[str, Any]] = []
+    for _ in range(60):
+        listed = await student.call("GET", "/me/certificates")
+        mine = [c for c in listed["items"] if c["course_id"] == course["id"]]
+        if mine:
+            break
+        await asyncio.sleep(0.5)
+    [certificate] = mine
+
+    await page.set_viewport_size(PHONE)
+    await sign_in(page, student.email)
+    await page.goto(f"/courses/{course['id']}/grades")
+    box = page.locator("#grades-certificate")
+    download = box.get_by_role("link", name="Download the certificate (PDF)")
+    await expect(download).to_have_attribute("href", certificate["pdf_url"])
+    await expect(box).to_contain_text(certificate["code"])
+    await expect(box.get_by_role("link", name="Verification page")).to_have_attribute(
+        "href", f"/certificates/{certificate['code']}"
+    )
+    pdf = await page.request.get(certificate["pdf_url"])
+    assert pdf.status == 200
+    assert (await pdf.body()).startswith(b"%PDF-")
+    await expect(page.locator(".grades-list")).to_contain_text("Nothing is graded")
+    await no_horizontal_overflow(page)
     assert unexpected(problems) == []
