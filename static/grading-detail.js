@@ -77,6 +77,13 @@ export class GradingPanel {
     }
     this.node.append(await this.work());
     this.form = el("div", null, "grading-form");
+    // Whether the form differs from the saved grade: releasing an unchanged draft saves nothing.
+    const changed = () => {
+      this.dirty = true;
+      this.updateTotal?.();
+    };
+    this.form.addEventListener("input", changed);
+    this.form.addEventListener("change", changed);
     this.node.append(this.form);
     this.renderForm();
     title.focus();
@@ -211,6 +218,7 @@ export class GradingPanel {
     if (g) actions.append(historyButton);
     parts.push(actions);
     this.form.replaceChildren(...parts, this.filesBox(), this.historyBox());
+    this.dirty = false;
     const updateTotal = () => {
       if (!this.totalLine) return;
       const sum = this.total();
@@ -218,7 +226,7 @@ export class GradingPanel {
       const grade = rubric.max_points === this.ctx.maxPoints ? "" : ` → ${fmt(scaled)} / ${fmt(this.ctx.maxPoints)} points`;
       this.totalLine.textContent = `Total: ${fmt(sum)} / ${fmt(rubric.max_points)}${grade}`;
     };
-    this.form.addEventListener("change", updateTotal);
+    this.updateTotal = updateTotal;
     updateTotal();
 
     const body = () => {
@@ -266,7 +274,9 @@ export class GradingPanel {
     for (const b of buttons) b.disabled = true;
     const path = `/lessons/${this.ctx.lesson.id}/grades/${this.student.id}`;
     try {
-      this.grade = await api("PUT", path, body());
+      if (!(andRelease && this.grade?.status === "draft" && !this.dirty)) {
+        this.grade = await api("PUT", path, body());
+      }
       if (andRelease) {
         await api("POST", `/lessons/${this.ctx.lesson.id}/grades/release`, { student_ids: [this.student.id] });
         this.grade = await api("GET", path);

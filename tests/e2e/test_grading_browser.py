@@ -157,7 +157,8 @@ async def test_staff_score_by_rubric_and_release_and_the_student_sees_it(
 
     # Release, then a regrade needs its reason.
     await panel.get_by_role("button", name="Save and release").click()
-    await expect(panel.locator("#grading-status")).to_contain_text("Released: 80 / 100")
+    # Releasing the unchanged draft saves no new version of it, only the release.
+    await expect(panel.locator("#grading-status")).to_have_text("Released: 80 / 100 (version 2)")
     await expect(row).to_contain_text("Released: 80 / 100")
     await panel.get_by_role("group", name="Argument").get_by_label("Excellent (10)").check()
     await panel.get_by_role("button", name="Save the regrade").click()
