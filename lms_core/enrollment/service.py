@@ -70,7 +70,7 @@ async def enroll_self(session: AsyncSession, actor: Actor, course_id: uuid.UUID)
                 "course_id": str(course.id),
                 "price_cents": course.price_cents,
                 "currency": course.currency,
-                # Payments arrive in a later release; this is where the client will go.
+                # POST here starts a Stripe Checkout (503 while payments are not configured).
                 "checkout_url": f"/api/v1/courses/{course.id}/checkout",
             },
         )

@@ -8,6 +8,8 @@ request (Stripe answers a reused key with different parameters by an error).
 transaction as the event's effect, and its primary key makes a duplicate (even a concurrent one)
 a no-op.
 
+``instructor_fee_rates``: an instructor's own platform fee, instead of the global default.
+
 ``ledger_transactions`` / ``ledger_entries``: double-entry bookkeeping in the order's currency.
 The entries of a transaction sum to zero (sign convention: positive = debit). A transaction's
 ``source`` (``payment:<order>``, ``refund:<charge>:<refunded total>``) is unique, so one payment
@@ -114,3 +116,19 @@ class LedgerEntry(IdMixin, Base):
     # customer:<user>, stripe_fees, platform_revenue, instructor_payable:<user>
     account: Mapped[str] = mapped_column(String(100), index=True)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
+
+
+class InstructorFeeRate(Base):
+    __tablename__ = "instructor_fee_rates"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    platform_fee_percent: Mapped[float] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(
+            "platform_fee_percent >= 0 AND platform_fee_percent <= 100", name="percent_in_range"
+        ),
+    )

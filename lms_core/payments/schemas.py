@@ -84,3 +84,12 @@ class RevenueRow(Output):
 
 class RevenueReport(Output):
     items: list[RevenueRow]
+
+
+class InstructorFeeIn(Input):
+    platform_fee_percent: float = Field(ge=0, le=100, allow_inf_nan=False)
+
+
+class InstructorFeeOut(Output):
+    user_id: uuid.UUID
+    platform_fee_percent: float

@@ -16,10 +16,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, or_, select, tuple_
+from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms_core.accounts.admin import require_admin
+from lms_core.accounts.models import User
 from lms_core.accounts.sessions import Actor
 from lms_core.clock import utcnow
 from lms_core.courses.models import Course
@@ -28,7 +30,7 @@ from lms_core.errors import NotFound
 from lms_core.pagination import decode_time_cursor, encode_time_cursor
 from lms_core.payments import errors, schemas
 from lms_core.payments.gateway import PaymentsConfig, StripeGateway
-from lms_core.payments.models import Order, OrderStatus
+from lms_core.payments.models import InstructorFeeRate, Order, OrderStatus
 
 ORDER_NAMESPACE = uuid.UUID("6c1f7a52-3d0e-4b8e-9a57-2f0c9f5d3b11")
 # Stripe Checkout sessions expire after 24 hours; a pending order older than this gets a new one.
@@ -87,7 +89,9 @@ async def start_checkout(
             currency=course.currency.upper(),
             price_version=version,
             idempotency_key=key,
-            platform_fee_percent=config.platform_fee_percent,
+            platform_fee_percent=await fee_percent_for(
+                session, course.owner_id, config.platform_fee_percent
+            ),
             refunded_cents=0,
         )
         .on_conflict_do_nothing(index_elements=["id"])
@@ -167,3 +171,37 @@ async def get_order(session: AsyncSession, order_id: uuid.UUID) -> Order:
     if order is None:
         raise NotFound("No such order.", code="order_not_found")
     return order
+
+
+# -- the platform's fee per instructor --------------------------------------------------------
+
+
+async def fee_percent_for(session: AsyncSession, instructor_id: uuid.UUID, default: float) -> float:
+    """The instructor's own platform fee, else the global one (fixed on each order)."""
+    rate = await session.get(InstructorFeeRate, instructor_id)
+    return rate.platform_fee_percent if rate is not None else default
+
+
+async def set_instructor_fee(
+    session: AsyncSession, actor: Actor, user_id: uuid.UUID, percent: float
+) -> InstructorFeeRate:
+    require_admin(actor)
+    if await session.get(User, user_id) is None:
+        raise NotFound("No such user.", code="user_not_found")
+    await session.execute(
+        insert(InstructorFeeRate)
+        .values(user_id=user_id, platform_fee_percent=percent, updated_at=utcnow())
+        .on_conflict_do_update(
+            index_elements=["user_id"],
+            set_={"platform_fee_percent": percent, "updated_at": utcnow()},
+        )
+    )
+    rate = await session.get(InstructorFeeRate, user_id, populate_existing=True)
+    assert rate is not None
+    return rate
+
+
+async def clear_instructor_fee(session: AsyncSession, actor: Actor, user_id: uuid.UUID) -> None:
+    """Back to the global fee (idempotent)."""
+    require_admin(actor)
+    await session.execute(delete(InstructorFeeRate).where(InstructorFeeRate.user_id == user_id))

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import aiohttp
 import stripe
 from aiohttp import web
+from pydantic import BaseModel
 
 from lms_core.payments import errors, reports, schemas, service, webhooks
 from lms_core.payments.gateway import PaymentsConfig, StripeGateway
@@ -34,6 +36,10 @@ class Payments:
 
 
 PAYMENTS = web.AppKey("payments", Payments)  # absent: payments are not configured
+
+
+class UserPath(BaseModel):
+    user_id: uuid.UUID
 
 
 async def payments_context(app: web.Application) -> AsyncIterator[None]:
@@ -148,3 +154,33 @@ async def my_earnings(call: Call[Empty, Empty, Empty]) -> schemas.EarningsReport
 )
 async def revenue(call: Call[Empty, Empty, Empty]) -> schemas.RevenueReport:
     return schemas.RevenueReport(items=await reports.platform_revenue(call.db, call.actor))
+
+
+@router.route(
+    "PUT",
+    "/admin/instructors/{user_id}/platform-fee",
+    summary="Set an instructor's own platform fee (their next sales; admins only)",
+    body=schemas.InstructorFeeIn,
+    path_params=UserPath,
+    response=schemas.InstructorFeeOut,
+    errors=(401, 403, 404, 422),
+)
+async def set_instructor_fee(
+    call: Call[schemas.InstructorFeeIn, Empty, UserPath],
+) -> schemas.InstructorFeeOut:
+    rate = await service.set_instructor_fee(
+        call.db, call.actor, call.path.user_id, call.body.platform_fee_percent
+    )
+    return schemas.InstructorFeeOut.model_validate(rate)
+
+
+@router.route(
+    "DELETE",
+    "/admin/instructors/{user_id}/platform-fee",
+    summary="Put an instructor back on the global platform fee (admins only)",
+    path_params=UserPath,
+    status=204,
+    errors=(401, 403, 422),
+)
+async def clear_instructor_fee(call: Call[Empty, Empty, UserPath]) -> None:
+    await service.clear_instructor_fee(call.db, call.actor, call.path.user_id)

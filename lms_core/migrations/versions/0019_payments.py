@@ -7,6 +7,7 @@ Create Date: 2026-11-23 03:30:00.000000
 ``orders``: one per checkout attempt (id derived from its idempotency key). ``stripe_events``:
 every webhook event processed, once (primary key = Stripe's event id). ``ledger_transactions``
 and ``ledger_entries``: double-entry bookkeeping; a transaction's ``source`` is unique.
+``instructor_fee_rates``: an instructor's own platform fee.
 """
 
 from __future__ import annotations
@@ -143,8 +144,27 @@ def upgrade() -> None:
     op.create_index(op.f("ix_ledger_entries_account"), "ledger_entries", ["account"])
     op.create_index(op.f("ix_ledger_entries_transaction_id"), "ledger_entries", ["transaction_id"])
 
+    op.create_table(
+        "instructor_fee_rates",
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("platform_fee_percent", sa.Double(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "platform_fee_percent >= 0 AND platform_fee_percent <= 100",
+            name=op.f("ck_instructor_fee_rates_percent_in_range"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_instructor_fee_rates_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("user_id", name=op.f("pk_instructor_fee_rates")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("instructor_fee_rates")
     op.drop_table("ledger_entries")
     op.drop_table("stripe_events")
     op.drop_table("ledger_transactions")

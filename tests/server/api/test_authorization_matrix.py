@@ -2182,6 +2182,7 @@ LIMITS |= {
     "stripe_max_network_retries": "0",
 }
 CHECKOUT = "/api/v1/courses/{course_id}/checkout"
+FEE = "/api/v1/admin/instructors/{user_id}/platform-fee"
 CASES += [
     Case(
         "POST",
@@ -2208,6 +2209,21 @@ CASES += [
     Case("GET", "/api/v1/me/orders", "own", "/api/v1/me/orders", signed_in(200)),
     Case("GET", "/api/v1/me/earnings", "own", "/api/v1/me/earnings", signed_in(200)),
     Case("GET", "/api/v1/admin/revenue", "report", "/api/v1/admin/revenue", admin_only(200)),
+    Case(
+        "PUT",
+        FEE,
+        "the owner's",
+        "/api/v1/admin/instructors/{w.people[owner].id}/platform-fee",
+        admin_only(200),
+        json={"platform_fee_percent": 10},
+    ),
+    Case(
+        "DELETE",
+        FEE,
+        "the owner's",
+        "/api/v1/admin/instructors/{w.people[owner].id}/platform-fee",
+        admin_only(204),
+    ),
 ]
 
 

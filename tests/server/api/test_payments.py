@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from lms_core.accounts.models import Role
 from lms_core.enrollment.models import Enrollment, EnrollmentSource, EnrollmentStatus
 from lms_core.mail.models import OutboxMessage
-from lms_core.payments import ledger
+from lms_core.payments import ledger, service
 from lms_core.payments.models import LedgerTransaction, Order, StripeEvent
 from server.state import Database
 from tests.conftest import AppClient, ClientFactory, login
@@ -525,3 +525,39 @@ async def test_earnings_and_revenue_reports_follow_the_ledger(
         row["gross_cents"] - row["refunded_cents"]
         == row["stripe_fees_cents"] + row["platform_cents"] + row["instructors_cents"]
     )
+
+
+async def test_an_instructors_own_platform_fee_applies_to_their_next_sales(
+    make_client: ClientFactory, database: Database, shop: Shop
+) -> None:
+    admin = await persona(make_client, database, "admin", Role.ADMIN)
+    url = f"/api/v1/admin/instructors/{shop.teacher.id}/platform-fee"
+    await problem(
+        await shop.teacher.client.put(url, json={"platform_fee_percent": 0}), 403, "admin_required"
+    )
+    await problem(await admin.client.put(url, json={"platform_fee_percent": 101}), 422)
+    missing = f"/api/v1/admin/instructors/{uuid.uuid4()}/platform-fee"
+    await problem(
+        await admin.client.put(missing, json={"platform_fee_percent": 5}), 404, "user_not_found"
+    )
+    set_ = await ok(await admin.client.put(url, json={"platform_fee_percent": 7.5}))
+    assert set_ == {"user_id": str(shop.teacher.id), "platform_fee_percent": 7.5}
+    again = await ok(await admin.client.put(url, json={"platform_fee_percent": 5}))
+    assert again["platform_fee_percent"] == 5
+
+    order = await shop.checkout()
+    await shop.send("checkout.session.completed", shop.standin.pay(shop.session_of(order)["id"]))
+    paid = await shop.order(order["order_id"])
+    assert paid.platform_fee_percent == 5
+    fee = paid.stripe_fee_cents or 0
+    platform, instructor = ledger.split(4900, fee, 5.0)
+    balances = await shop.balances(order["order_id"])
+    assert balances["platform_revenue"] == platform
+    assert balances[f"instructor_payable:{shop.teacher.id}"] == instructor
+
+    # Back on the global fee; the sale already made keeps its rate.
+    assert (await admin.client.delete(url)).status == 204
+    assert (await admin.client.delete(url)).status == 204
+    async with database.sessions() as s:
+        assert await service.fee_percent_for(s, shop.teacher.id, 20.0) == 20.0
+    assert (await shop.order(order["order_id"])).platform_fee_percent == 5
