@@ -23,13 +23,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 PLACES = 2
 
 
 @dataclass(frozen=True, slots=True)
 class ItemRule:
-    id: uuid.UUID
+    key: int  # the item's place in the course's order; scores are keyed by it (cheap to hash)
     category_id: uuid.UUID | None
     extra_credit: bool
 
@@ -41,9 +42,8 @@ class CategoryRule:
     drop_lowest: int
 
 
-@dataclass(frozen=True, slots=True)
-class Counted:
-    """A score that counts: points out of max_points."""
+class Counted(NamedTuple):
+    """A score that counts: points out of max_points (a tuple: millions are made)."""
 
     points: float
     max_points: float
@@ -55,47 +55,49 @@ class Totals:
     categories: dict[uuid.UUID, float | None]
 
 
-def _ratio(c: Counted) -> float:
-    return c.points / c.max_points if c.max_points > 0 else 0.0
+Score = tuple[float, float]
+"""(points, max_points): a plain tuple in the hot path (a Counted is one too)."""
+
+
+def _ratio(c: Score) -> float:
+    return c[0] / c[1] if c[1] > 0 else 0.0
 
 
 def pool_percent(
-    regular: Sequence[Counted], extra: Iterable[Counted], drop_lowest: int = 0
+    regular: Sequence[Score], extra: Iterable[Score], drop_lowest: int = 0
 ) -> float | None:
     """One pool of scores (a category, or the whole course without categories)."""
     if not regular:
         return None
-    kept: Sequence[Counted] = regular
+    kept: Sequence[Score] = regular
     drop = min(drop_lowest, len(regular) - 1)
     if drop > 0:
         # Stable sort on the ratio: among equal ratios the earlier item is kept.
         order = sorted(range(len(regular)), key=lambda i: (_ratio(regular[i]), -i))
         dropped = set(order[:drop])
         kept = [c for i, c in enumerate(regular) if i not in dropped]
-    possible = sum(c.max_points for c in kept)
+    possible = sum(c[1] for c in kept)
     if possible <= 0:
         return None
-    earned = sum(c.points for c in kept) + sum(c.points for c in extra)
+    earned = sum(c[0] for c in kept) + sum(c[0] for c in extra)
     return earned / possible * 100.0
 
 
 def totals(
     items: Sequence[ItemRule],
     categories: Sequence[CategoryRule],
-    scores: Mapping[uuid.UUID, Counted],
+    scores: Mapping[int, Score],
 ) -> Totals:
     """One student's category percents and course percent from their counted scores."""
     if not categories:
-        regular = [scores[i.id] for i in items if not i.extra_credit and i.id in scores]
-        extra = [scores[i.id] for i in items if i.extra_credit and i.id in scores]
+        regular = [scores[i.key] for i in items if not i.extra_credit and i.key in scores]
+        extra = [scores[i.key] for i in items if i.extra_credit and i.key in scores]
         return Totals(pool_percent(regular, extra), {})
-    pools: dict[uuid.UUID, tuple[list[Counted], list[Counted]]] = {
-        c.id: ([], []) for c in categories
-    }
+    pools: dict[uuid.UUID, tuple[list[Score], list[Score]]] = {c.id: ([], []) for c in categories}
     for item in items:
         if item.category_id is None or item.category_id not in pools:
             continue
-        score = scores.get(item.id)
+        score = scores.get(item.key)
         if score is None:
             continue
         pools[item.category_id][1 if item.extra_credit else 0].append(score)

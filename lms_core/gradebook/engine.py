@@ -19,17 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import (
-    Float,
-    String,
-    Uuid,
-    and_,
-    column,
     exists,
     false,
     func,
     literal,
     select,
-    table,
     tuple_,
 )
 from sqlalchemy.dialects.postgresql import insert
@@ -48,21 +42,29 @@ from lms_core.gradebook.models import (
     GradeOverride,
     ItemKind,
 )
+from lms_core.grading.models import Grade
 from lms_core.live.models import LiveSession, LiveSessionStatus
 from lms_core.live.room_models import LiveAttendanceInterval, LiveParticipant
 
-# The grading domain's table, read by the columns its models promise the gradebook (see
-# lms_core/grading/models.py): a light table clause keeps the two domains' code apart.
-GRADES = table(
-    "grades",
-    column("course_id", Uuid),
-    column("lesson_id", Uuid),
-    column("student_id", Uuid),
-    column("status", String),
-    column("points", Float),
-    column("max_points", Float),
-    column("feedback_html", String),
+# Grades are the grading domain's ``grades`` rows (lms_core/grading/models.py), read by the
+# columns it promises the gradebook: course_id, lesson_id, student_id, status, points,
+# max_points (and feedback_html for the student's own view).
+_GRADES = "SELECT lesson_id, student_id, status, points, max_points"
+_OF = " FROM grades WHERE course_id = $1 AND student_id = ANY($2::uuid[])"
+# (with feedback, for some students) -> everything staff see of a page of students
+GRADES_SQL = {
+    (False, True): _GRADES + _OF,
+    (True, True): _GRADES + ", feedback_html" + _OF,
+}
+# What counts, for totals alone: released and graded grades, each with its item's place in the
+# array of lesson ids ($2, in item order) and the student as text: no join for the planner to
+# misjudge, and Python hashes ints and strings (asyncpg's UUIDs hash slowly).
+_COUNTED = (
+    "SELECT array_position($2::uuid[], g.lesson_id), g.student_id::text, g.points,"
+    " g.max_points FROM grades g"
+    " WHERE g.course_id = $1 AND g.status = 'released' AND g.points IS NOT NULL"
 )
+COUNTED_SQL = {False: _COUNTED, True: _COUNTED + " AND g.student_id = ANY($3::uuid[])"}
 RELEASED = "released"
 GRADED_KINDS = (LessonKind.QUIZ, LessonKind.ASSIGNMENT)
 
@@ -77,6 +79,7 @@ class Book:
     requires_passing_grade: bool
     ended_sessions: int
     by_lesson: dict[uuid.UUID, schemas.ItemOut]
+    index_of: dict[uuid.UUID, int]  # item id -> its place in ``items``
     item_rules: list[compute.ItemRule]
     category_rules: list[compute.CategoryRule]
 
@@ -85,23 +88,39 @@ class Book:
         return next((i for i in self.items if i.kind is ItemKind.ATTENDANCE), None)
 
 
-@dataclass(slots=True)
 class Cell:
-    points: float | None
-    max_points: float
-    status: str
-    overridden: bool = False
-    feedback_html: str | None = None
+    """One student's score on one item, as staff see it; ``counted``: what counts for the
+    totals (None for a draft or an ungraded grade)."""
+
+    __slots__ = ("counted", "feedback_html", "max_points", "overridden", "points", "status")
+
+    def __init__(
+        self,
+        points: float | None,
+        max_points: float,
+        status: str,
+        *,
+        overridden: bool = False,
+        feedback_html: str | None = None,
+    ) -> None:
+        self.points = points
+        self.max_points = max_points
+        self.status = status
+        self.overridden = overridden
+        self.feedback_html = feedback_html
+        counts = points is not None and (overridden or status == RELEASED)
+        self.counted = compute.Counted(points, max_points) if counts else None  # type: ignore[arg-type]
 
     @property
     def counts(self) -> bool:
-        return self.points is not None and (self.overridden or self.status == RELEASED)
+        return self.counted is not None
 
 
 @dataclass(slots=True)
 class Row:
     student_id: uuid.UUID
     cells: dict[uuid.UUID, Cell] = field(default_factory=dict)
+    counted: dict[int, compute.Score] = field(default_factory=dict)  # by item index
     totals: compute.Totals | None = None
     letter: str | None = None
     passed: bool | None = None
@@ -220,7 +239,10 @@ async def load_book(session: AsyncSession, course_id: uuid.UUID, *, sync: bool =
         requires_passing_grade=settings.requires_passing_grade if settings is not None else False,
         ended_sessions=ended,
         by_lesson={i.lesson_id: i for i in items if i.lesson_id is not None},
-        item_rules=[compute.ItemRule(i.id, i.category_id, i.extra_credit) for i in items],
+        index_of={i.id: n for n, i in enumerate(items)},
+        item_rules=[
+            compute.ItemRule(n, i.category_id, i.extra_credit) for n, i in enumerate(items)
+        ],
         category_rules=[
             compute.CategoryRule(c.id, c.weight_percent, c.drop_lowest) for c in categories
         ],
@@ -283,86 +305,111 @@ async def load_rows(
     book: Book,
     students: Sequence[uuid.UUID] | None,
     *,
-    released_only: bool,
+    cells: bool = True,
     feedback: bool = False,
 ) -> dict[uuid.UUID, Row]:
-    """The cells of ``students`` (None: every student with a score or an enrollment): at most
-    four queries whatever their number. ``released_only``: what the student sees (drafts are
-    left out, as if not graded)."""
+    """The scores of ``students`` (None: every actively enrolled student) and their totals:
+    at most five queries whatever their number. ``row.counted`` holds what counts (drafts never
+    do); with ``cells``, ``row.cells`` also holds everything staff see, drafts included (a
+    page's worth: the totals alone skip building them); ``feedback``: released grades' too."""
     course_id = book.course_id
-    rows: dict[uuid.UUID, Row] = {}
-    if students is not None:
-        rows = {s: Row(s) for s in students}
-        if not students:
-            return rows
-    else:
-        enrolled = await session.scalars(
-            select(Enrollment.user_id).where(
-                Enrollment.course_id == course_id, Enrollment.status == EnrollmentStatus.ACTIVE
+    only = students  # the other reads filter by student only for a subset
+    if students is None:
+        students = list(
+            await session.scalars(
+                select(Enrollment.user_id).where(
+                    Enrollment.course_id == course_id,
+                    Enrollment.status == EnrollmentStatus.ACTIVE,
+                )
             )
         )
-        rows = {s: Row(s) for s in enrolled}
+    order = [Row(s) for s in students]
+    rows = {r.student_id: r for r in order}
+    if not order:
+        return rows
+    index_of = book.index_of
+    if not cells:
+        # The one big read (students x items rows) goes straight to the driver: SQLAlchemy's
+        # per-row result processing cost more than the query itself at 200,000 rows.
+        lessons = [i.lesson_id for i in book.items]
+        by_text = {str(r.student_id): r for r in order}
+        args: list[Any] = [course_id, lessons] + ([] if only is None else [list(only)])
+        for r in await _fetch(session, COUNTED_SQL[only is not None], *args):
+            target = by_text.get(r[1])
+            if target is not None and r[0] is not None:
+                target.counted[r[0] - 1] = (r[2], r[3])
+    else:
+        item_of = {lesson: index_of[item.id] for lesson, item in book.by_lesson.items()}
+        ids_of = [i.id for i in book.items]
+        for r in await _fetch(session, GRADES_SQL[feedback, True], course_id, list(students)):
+            n = item_of.get(r[0])
+            target = rows.get(r[1])
+            if n is None or target is None:
+                continue
+            status = r[2]
+            cell = Cell(
+                r[3],
+                r[4],
+                status,
+                feedback_html=(r[5] if status == RELEASED else None) if feedback else None,
+            )
+            target.cells[ids_of[n]] = cell
+            if cell.counted is not None:
+                target.counted[n] = cell.counted
 
-    def row(student: uuid.UUID) -> Row | None:
-        return rows.get(student)
+    def put(target: Row, item_id: uuid.UUID, cell: Cell) -> None:
+        if cell.counted is not None:
+            target.counted[index_of[item_id]] = cell.counted
+        if cells:
+            target.cells[item_id] = cell
 
-    g = GRADES.c
-    cols = [g.lesson_id, g.student_id, g.status, g.points, g.max_points]
-    if feedback:
-        cols.append(g.feedback_html)
-    grade_filter = [g.course_id == course_id, _for(g.student_id, students)]
-    if released_only:
-        grade_filter.append(g.status == RELEASED)
-    by_lesson = book.by_lesson
-    for r in await session.execute(select(*cols).where(and_(*grade_filter))):
-        item = by_lesson.get(r[0])
-        target = row(r[1])
-        if item is None or target is None:
-            continue
-        target.cells[item.id] = Cell(
-            points=r[3],
-            max_points=r[4],
-            status=r[2],
-            feedback_html=(r[5] if r[2] == RELEASED else None) if feedback else None,
-        )
-    manual = {i.id for i in book.items if i.kind is ItemKind.MANUAL}
-    maxima = {i.id: i.max_points for i in book.items}
+    manual = {i.id: i.max_points for i in book.items if i.kind is ItemKind.MANUAL}
     if manual:
-        s = GradeItemScore
+        sc = GradeItemScore
         for r in await session.execute(
-            select(s.item_id, s.student_id, s.points).where(
-                s.course_id == course_id, _for(s.student_id, students)
+            select(sc.item_id, sc.student_id, sc.points).where(
+                sc.course_id == course_id, _for(sc.student_id, only)
             )
         ):
-            target = row(r[1])
+            target = rows.get(r[1])
             if target is not None and r[0] in manual:
-                target.cells[r[0]] = Cell(points=r[2], max_points=maxima[r[0]], status=RELEASED)
+                put(target, r[0], Cell(r[2], manual[r[0]], RELEASED))
     attendance = book.attendance
     if attendance is not None and book.ended_sessions > 0:
-        attended = await _attendance(session, course_id, students)
+        attended = await _attendance(session, course_id, only)
         for target in rows.values():
             share = attended.get(target.student_id, 0) / book.ended_sessions
-            target.cells[attendance.id] = Cell(
-                points=share * attendance.max_points,
-                max_points=attendance.max_points,
-                status=RELEASED,
+            put(
+                target,
+                attendance.id,
+                Cell(share * attendance.max_points, attendance.max_points, RELEASED),
             )
-    o = GradeOverride
+    # An override is out of its grade's max_points (a draft's too), else the item's.
+    o, i = GradeOverride, GradeItem
+    grade_max = (
+        select(Grade.max_points)
+        .where(Grade.lesson_id == i.lesson_id, Grade.student_id == o.student_id)
+        .scalar_subquery()
+    )
     for r in await session.execute(
-        select(o.item_id, o.student_id, o.points).where(
-            o.course_id == course_id, _for(o.student_id, students)
-        )
+        select(o.item_id, o.student_id, o.points, func.coalesce(grade_max, i.max_points))
+        .join(i, i.id == o.item_id)
+        .where(o.course_id == course_id, _for(o.student_id, only))
     ):
-        target = row(r[1])
-        if target is None or r[0] not in maxima:
+        target = rows.get(r[1])
+        if target is None:
             continue
         under = target.cells.get(r[0])
-        target.cells[r[0]] = Cell(
-            points=r[2],
-            max_points=under.max_points if under is not None else maxima[r[0]],
-            status=RELEASED,
-            overridden=True,
-            feedback_html=under.feedback_html if under is not None else None,
+        put(
+            target,
+            r[0],
+            Cell(
+                r[2],
+                r[3],
+                RELEASED,
+                overridden=True,
+                feedback_html=under.feedback_html if under is not None else None,
+            ),
         )
     for target in rows.values():
         finish(book, target)
@@ -390,12 +437,7 @@ async def _attendance(
 
 def finish(book: Book, row: Row) -> None:
     """Compute ``row``'s totals, letter and pass from its cells."""
-    counted = {
-        item_id: compute.Counted(c.points, c.max_points)  # type: ignore[arg-type]
-        for item_id, c in row.cells.items()
-        if c.counts
-    }
-    row.totals = compute.totals(book.item_rules, book.category_rules, counted)
+    row.totals = compute.totals(book.item_rules, book.category_rules, row.counted)
     row.letter = compute.letter_for(row.totals.percent, book.scale)
     row.passed = compute.passed(row.totals.percent, book.passing_percent)
 
@@ -405,15 +447,24 @@ async def student_totals(
 ) -> tuple[Book, Row]:
     """One student's standing as they see it (released grades only)."""
     book = await load_book(session, course_id, sync=sync)
-    rows = await load_rows(session, book, [student_id], released_only=True)
+    rows = await load_rows(session, book, [student_id], cells=False)
     return book, rows[student_id]
 
 
 async def all_totals(session: AsyncSession, course_id: uuid.UUID) -> tuple[Book, list[Row]]:
     """Everyone's totals at once (the benchmark's full computation)."""
     book = await load_book(session, course_id)
-    rows = await load_rows(session, book, None, released_only=False)
+    rows = await load_rows(session, book, None, cells=False)
     return book, list(rows.values())
+
+
+async def _fetch(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
+    """Rows of ``sql`` ($n parameters) from asyncpg itself, in the session's transaction."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver: Any = raw.driver_connection
+    rows: list[Any] = await driver.fetch(sql, *args)
+    return rows
 
 
 def ids(students: Iterable[Student]) -> list[uuid.UUID]:

@@ -555,7 +555,7 @@ async def gradebook_page(
     students = await engine.students_page(session, course_id, after=after, limit=limit + 1)
     more = len(students) > limit
     students = students[:limit]
-    rows = await engine.load_rows(session, book, engine.ids(students), released_only=False)
+    rows = await engine.load_rows(session, book, engine.ids(students))
     return schemas.GradebookPage(
         items=book.items,
         categories=book.categories,
@@ -596,14 +596,14 @@ async def _csv_chunks(session: AsyncSession, book: engine.Book) -> AsyncIterator
         students = await engine.students_page(session, book.course_id, after=after, limit=CSV_BATCH)
         if not students:
             break
-        rows = await engine.load_rows(session, book, engine.ids(students), released_only=True)
+        rows = await engine.load_rows(session, book, engine.ids(students), cells=False)
         for s in students:
             row = rows[s.id]
             assert row.totals is not None
             line = [defuse(s.email), defuse(s.name)]
-            for item in book.items:
-                cell = row.cells.get(item.id)
-                line.append(_number(cell.points) if cell is not None and cell.counts else "")
+            for n in range(len(book.items)):
+                score = row.counted.get(n)
+                line.append("" if score is None else _number(score[0]))
             line += [_number(row.totals.categories.get(c.id)) for c in book.categories]
             line += [_number(row.totals.percent), row.letter or ""]
             writer.writerow(line)
@@ -625,7 +625,7 @@ async def my_grades(
     if role is not CourseRole.STUDENT:
         raise errors.StudentsOnly()
     book = await engine.load_book(session, course_id)
-    rows = await engine.load_rows(session, book, [actor.id], released_only=True, feedback=True)
+    rows = await engine.load_rows(session, book, [actor.id], feedback=True)
     row = rows[actor.id]
     assert row.totals is not None
     items = []
@@ -636,7 +636,7 @@ async def my_grades(
             schemas.MyItemOut(
                 item=item,
                 points=compute.rounded(cell.points) if shown and cell else None,
-                max_points=cell.max_points if cell is not None else item.max_points,
+                max_points=cell.max_points if shown and cell else item.max_points,
                 feedback_html=cell.feedback_html if cell is not None else None,
                 lesson_id=item.lesson_id,
                 status=engine.RELEASED if shown else None,

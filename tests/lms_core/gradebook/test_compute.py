@@ -40,7 +40,7 @@ def test_extra_credit_adds_points_not_possible_points() -> None:
 
 def test_weighted_categories_and_the_running_total() -> None:
     quizzes, assignments, attendance = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
-    q1, q2, a1, bonus, att, loose = (uuid.uuid4() for _ in range(6))
+    q1, q2, a1, bonus, att, loose = range(6)
     items = [
         ItemRule(q1, quizzes, False),
         ItemRule(q2, quizzes, False),
@@ -74,14 +74,14 @@ def test_weighted_categories_and_the_running_total() -> None:
 
 
 def test_without_categories_points_over_possible() -> None:
-    a, b, c = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    a, b, c = 0, 1, 2
     items = [ItemRule(a, None, False), ItemRule(b, None, False), ItemRule(c, None, True)]
     out = totals(items, [], {a: Counted(8, 10), b: Counted(30, 40), c: Counted(2, 5)})
     assert out.percent == pytest.approx(40 / 50 * 100)
 
 
 def test_zero_weight_categories_alone_give_no_total() -> None:
-    cat, item = uuid.uuid4(), uuid.uuid4()
+    cat, item = uuid.uuid4(), 0
     out = totals([ItemRule(item, cat, False)], [CategoryRule(cat, 0, 0)], {item: Counted(1, 2)})
     assert out.categories == {cat: 50.0}
     assert out.percent is None
