@@ -76,6 +76,10 @@ async def submitted_attempts(
 
 def apply_quiz_result(grade: Grade, result: QuizResult) -> None:
     grade.attempt_id = result.attempt.id
+    if result.points is None and grade.status is GradeStatus.RELEASED:
+        # A later attempt waits for essay grading: the student keeps the grade released to
+        # them until staff grade it (a regrade); the queue lists it as ungraded meanwhile.
+        return
     grade.points = result.points
     grade.raw_points = result.points
     grade.max_points = result.max_points

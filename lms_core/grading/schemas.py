@@ -123,9 +123,13 @@ class GradeOut(BaseModel):
     updated_at: datetime
     released_at: datetime | None
     files: list[GradeFileOut]
-    submission_id: uuid.UUID | None
-    attempt_id: uuid.UUID | None
-    question_points: dict[str, float] | None = None
+    submission_id: uuid.UUID | None = Field(description="The (latest) submission graded.")
+    attempt_id: uuid.UUID | None = Field(
+        description="Quizzes: the attempt that counts, or the one waiting for essay grading."
+    )
+    question_points: dict[str, float] | None = Field(
+        default=None, description="Quizzes: essay question id -> points given."
+    )
 
 
 class MyGradeOut(GradeOut):

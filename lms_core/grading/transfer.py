@@ -54,11 +54,14 @@ class Work:
     attempt_id: uuid.UUID | None
     submitted_at: datetime | None
     late: bool
+    waiting: bool = False  # a quiz attempt with essays nobody has graded yet
 
 
-async def _work(session: AsyncSession, lesson: Lesson) -> dict[uuid.UUID, Work]:
-    """Per student: the latest submission, or the quiz attempt to grade (the earliest one
-    waiting for a person, else the latest submitted)."""
+async def _work(
+    session: AsyncSession, lesson: Lesson, grades: dict[uuid.UUID, Grade]
+) -> dict[uuid.UUID, Work]:
+    """Per student: the latest submission, or the quiz attempt their grade stands on (without
+    a grade: the earliest one waiting for a person, else the latest submitted)."""
     out: dict[uuid.UUID, Work] = {}
     if lesson.kind is LessonKind.ASSIGNMENT:
         for sub in await session.scalars(
@@ -78,18 +81,20 @@ async def _work(session: AsyncSession, lesson: Lesson) -> dict[uuid.UUID, Work]:
         .where(QuizAttempt.quiz_id == quiz_id, QuizAttempt.status == AttemptStatus.SUBMITTED)
         .order_by(QuizAttempt.number)
     )
-    waiting: set[uuid.UUID] = set()
-    for user_id, attempt_id, submitted_at, needs_manual in rows:
-        if user_id in waiting:
-            continue
-        out[user_id] = Work(None, attempt_id, submitted_at, False)
-        if needs_manual:
-            waiting.add(user_id)
+    by_user: dict[uuid.UUID, list[Any]] = {}
+    for row in rows:
+        by_user.setdefault(row.user_id, []).append(row)
+    for user_id, attempts in by_user.items():
+        grade = grades.get(user_id)
+        chosen = next((a for a in attempts if grade and a.id == grade.attempt_id), None)
+        if chosen is None:
+            chosen = next((a for a in attempts if a.needs_manual), attempts[-1])
+        out[user_id] = Work(None, chosen.id, chosen.submitted_at, False, bool(chosen.needs_manual))
     return out
 
 
-def _bucket(grade: Grade | None) -> str:
-    if grade is None or grade.points is None:
+def _bucket(grade: Grade | None, waiting: bool) -> str:
+    if grade is None or grade.points is None or waiting:
         return "ungraded"
     return grade.status.value
 
@@ -126,11 +131,11 @@ async def queue(
 ) -> schemas.QueuePage:
     found = await lesson_as_staff(session, actor, lesson_id)
     after = _decode(cursor) if cursor is not None else None
-    work = await _work(session, found.lesson)
     grades = {
         g.student_id: g
         for g in await session.scalars(select(Grade).where(Grade.lesson_id == lesson_id))
     }
+    work = await _work(session, found.lesson, grades)
     ids = set(work) | set(grades)
     users = {u.id: u for u in await session.scalars(select(User).where(User.id.in_(ids)))}
     rows: list[tuple[tuple[Any, ...], schemas.QueueItem]] = []
@@ -139,14 +144,14 @@ async def queue(
         if user is None:
             continue
         grade = grades.get(student_id)
-        bucket = _bucket(grade)
+        done = work.get(student_id, Work(None, None, None, False))
+        bucket = _bucket(grade, done.waiting)
         if status is not None and bucket != status:
             continue
-        done = work.get(student_id, Work(None, None, None, False))
         item = schemas.QueueItem(
             student=schemas.StudentOut(id=user.id, display_name=user.name, email=user.email),
             submission_id=done.submission_id,
-            attempt_id=done.attempt_id if grade is None else grade.attempt_id or done.attempt_id,
+            attempt_id=done.attempt_id,
             submitted_at=done.submitted_at,
             late=done.late,
             grade=None

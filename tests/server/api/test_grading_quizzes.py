@@ -146,3 +146,39 @@ async def test_quiz_grades_take_no_rubric_and_need_an_attempt(people: People) ->
     )
     override = await ok(await room.owner.put(url, json={"points": 1, "reason": "Partly right"}))
     assert (override["points"], override["status"]) == (1, "released")
+
+
+async def test_a_later_attempt_with_an_essay_keeps_the_released_grade_until_graded(
+    people: People,
+) -> None:
+    room = await Classroom(people).build(kinds=(SINGLE, ESSAY))
+    single = {"question_id": room.questions[SINGLE]["id"]}
+    quiz_url = f"/api/v1/lessons/{room.lesson_id}/quiz"
+    settings = {"items": [single], "scoring": "last", "attempts_allowed": 2}
+    await ok(await room.owner.put(quiz_url, json=settings))
+    right = key_of(room.questions[SINGLE], SINGLE)
+    await take(room, {SINGLE: right})
+    mine = f"/api/v1/lessons/{room.lesson_id}/my-grade"
+    assert (await ok(await room.student.get(mine)))["points"] == 2
+    # The quiz gains an essay; the second (last) attempt waits for a person.
+    await room.set_quiz(scoring="last", attempts_allowed=2)
+    essay_id = room.questions[ESSAY]["id"]
+    second = await take(room, {SINGLE: right, ESSAY: {"type": "essay", "text": "Later."}})
+    assert second["needs_manual"] is True
+    grade = await ok(await room.student.get(mine))
+    assert (grade["status"], grade["points"]) == ("released", 2)  # the first attempt's
+    assert grade["attempt_id"] == second["id"]  # the one to grade now
+    queue = f"/api/v1/lessons/{room.lesson_id}/grading-queue?status=ungraded"
+    [item] = (await ok(await room.owner.get(queue)))["items"]
+    assert item["attempt_id"] == second["id"]
+    assert item["grade"]["status"] == "released"
+
+    graded = await ok(
+        await room.owner.put(
+            grades_url(room),
+            json={"question_points": {essay_id: 7}, "reason": "Essay of attempt 2 graded"},
+        )
+    )
+    assert (graded["points"], graded["max_points"], graded["attempt_id"]) == (9, 12, second["id"])
+    assert (await ok(await room.student.get(mine)))["points"] == 9
+    assert (await ok(await room.owner.get(queue)))["items"] == []
