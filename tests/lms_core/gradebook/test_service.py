@@ -409,3 +409,20 @@ async def test_bad_input(session: AsyncSession) -> None:
         )
     with pytest.raises(errors.StudentsOnly):
         await service.my_grades(session, b.owner, b.course.id)
+
+
+async def test_an_override_on_a_draft_is_out_of_the_drafts_max(session: AsyncSession) -> None:
+    b = await setup_weighted(session)
+    await grade(session, b, "q1", b.other, 3, 10, status=GradeStatus.DRAFT)
+    await service.set_override(
+        session, b.owner, b.items["q1"], b.other.id, schemas.OverrideIn(points=5, reason="oral")
+    )
+    # Bob: quizzes 5/10 (not 5/100, the item's default) = 50 %, attendance 25 %:
+    # (0.3*50 + 0.2*25) / 0.5 = 40.0
+    assert (await service.course_standing(session, b.course.id, b.other.id)).percent == 40.0
+    page = await service.gradebook_page(session, b.owner, b.course.id, cursor=None, limit=50)
+    bob = next(s for s in page.students if s.student.id == b.other.id)
+    cell = bob.scores[b.items["q1"]]
+    assert cell is not None
+    assert (cell.points, cell.max_points, cell.overridden) == (5, 10, True)
+    assert bob.percent == 40.0
