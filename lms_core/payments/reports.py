@@ -4,12 +4,14 @@ refund counts in the month it happened, not the month of the sale."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms_core.accounts.admin import require_admin
+from lms_core.accounts.models import User
 from lms_core.accounts.sessions import Actor
 from lms_core.courses.models import Course
 from lms_core.payments import ledger, schemas
@@ -103,4 +105,38 @@ async def platform_revenue(session: AsyncSession, actor: Actor) -> list[schemas.
         for m, currency, sales, gross, refunded, fees, platform, instructors in (
             await session.execute(stmt)
         ).all()
+    ]
+
+
+async def payables(session: AsyncSession, actor: Actor) -> list[schemas.PayableRow]:
+    """What each instructor is owed, per currency (their ``instructor_payable`` balance), the
+    largest first: the payout report while Stripe Connect is not set up (admins only)."""
+    require_admin(actor)
+    prefix = "instructor_payable:"
+    owner = func.substr(LedgerEntry.account, len(prefix) + 1)
+    balance = func.sum(LedgerEntry.amount_cents).label("balance")
+    stmt = (
+        select(owner.label("owner"), Order.currency, balance)
+        .select_from(LedgerEntry)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .join(Order, Order.id == LedgerTransaction.order_id)
+        .where(LedgerEntry.account.startswith(prefix))
+        .group_by(owner, Order.currency)
+        .having(func.sum(LedgerEntry.amount_cents) != 0)
+        .order_by(balance.desc(), owner)
+    )
+    rows = (await session.execute(stmt)).all()
+    ids = {r.owner for r in rows if r.owner != "unassigned"}
+    users = {
+        str(u.id): u
+        for u in await session.scalars(select(User).where(User.id.in_([uuid.UUID(i) for i in ids])))
+    }
+    return [
+        schemas.PayableRow(
+            instructor_id=users[r.owner].id if r.owner in users else None,
+            instructor_name=users[r.owner].name if r.owner in users else None,
+            currency=r.currency,
+            balance_cents=r.balance,
+        )
+        for r in rows
     ]

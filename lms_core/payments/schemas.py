@@ -93,3 +93,14 @@ class InstructorFeeIn(Input):
 class InstructorFeeOut(Output):
     user_id: uuid.UUID
     platform_fee_percent: float
+
+
+class PayableRow(Output):
+    instructor_id: uuid.UUID | None = Field(description="None: the course's owner was deleted.")
+    instructor_name: str | None
+    currency: str
+    balance_cents: int = Field(description="Owed to the instructor (negative: they owe).")
+
+
+class PayablesReport(Output):
+    items: list[PayableRow]

@@ -157,6 +157,17 @@ async def revenue(call: Call[Empty, Empty, Empty]) -> schemas.RevenueReport:
 
 
 @router.route(
+    "GET",
+    "/admin/payables",
+    summary="What each instructor is owed, per currency (the payout report; admins only)",
+    response=schemas.PayablesReport,
+    errors=(401, 403),
+)
+async def payables(call: Call[Empty, Empty, Empty]) -> schemas.PayablesReport:
+    return schemas.PayablesReport(items=await reports.payables(call.db, call.actor))
+
+
+@router.route(
     "PUT",
     "/admin/instructors/{user_id}/platform-fee",
     summary="Set an instructor's own platform fee (their next sales; admins only)",

@@ -2209,6 +2209,7 @@ CASES += [
     Case("GET", "/api/v1/me/orders", "own", "/api/v1/me/orders", signed_in(200)),
     Case("GET", "/api/v1/me/earnings", "own", "/api/v1/me/earnings", signed_in(200)),
     Case("GET", "/api/v1/admin/revenue", "report", "/api/v1/admin/revenue", admin_only(200)),
+    Case("GET", "/api/v1/admin/payables", "report", "/api/v1/admin/payables", admin_only(200)),
     Case(
         "PUT",
         FEE,

@@ -525,6 +525,16 @@ async def test_earnings_and_revenue_reports_follow_the_ledger(
         row["gross_cents"] - row["refunded_cents"]
         == row["stripe_fees_cents"] + row["platform_cents"] + row["instructors_cents"]
     )
+    payables = await ok(await admin.client.get("/api/v1/admin/payables"))
+    assert payables["items"] == [
+        {
+            "instructor_id": str(shop.teacher.id),
+            "instructor_name": "Teacher",
+            "currency": "EUR",
+            "balance_cents": instructor - reversed_,
+        }
+    ]
+    await problem(await shop.teacher.client.get("/api/v1/admin/payables"), 403, "admin_required")
 
 
 async def test_an_instructors_own_platform_fee_applies_to_their_next_sales(
