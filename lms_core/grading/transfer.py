@@ -1,7 +1,8 @@
 """The grading queue, every latest submission as one zip, and grades in and out as CSV.
 
 The queue lists the students with something to grade (a submission, a submitted attempt, or a
-grade): ungraded first (oldest work first), then drafts, then released grades. Its cursor is a
+grade): ungraded first (oldest work first; a resubmission after grading, or a quiz attempt
+waiting for essay grading, counts as ungraded), then drafts, then released grades. Its cursor is a
 key of that order, so pages neither repeat nor skip a student while grading goes on.
 
 The zip is planned here (which stored object or text goes under which name) and written by the
@@ -145,7 +146,13 @@ async def queue(
             continue
         grade = grades.get(student_id)
         done = work.get(student_id, Work(None, None, None, False))
-        bucket = _bucket(grade, done.waiting)
+        # Work handed in after it was graded (a resubmission) is to grade again.
+        resubmitted = (
+            grade is not None
+            and done.submission_id is not None
+            and grade.submission_id != done.submission_id
+        )
+        bucket = _bucket(grade, done.waiting or resubmitted)
         if status is not None and bucket != status:
             continue
         item = schemas.QueueItem(

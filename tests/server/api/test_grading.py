@@ -506,3 +506,23 @@ async def test_csv_upload_is_all_or_nothing(setup: Setup) -> None:
     assert [(e["line"], e["code"]) for e in (await resp.json())["errors"]] == [
         (2, "grade_released")
     ]
+
+
+async def test_a_resubmission_after_grading_is_to_grade_again(setup: Setup) -> None:
+    teacher, course, lesson = await setup.assignment()
+    student = await setup.student(course)
+    sid = await user_id(setup, student)
+    await ok(await submit(student, lesson), 201)
+    await ok(await teacher.put(grade_url(lesson, sid), json={"points": 60}))
+    await ok(await teacher.post(f"/api/v1/lessons/{lesson}/grades/release"))
+    ungraded = f"/api/v1/lessons/{lesson}/grading-queue?status=ungraded"
+    assert (await ok(await teacher.get(ungraded)))["items"] == []
+    second = await ok(await submit(student, lesson, form("Better essay")), 201)
+    [item] = (await ok(await teacher.get(ungraded)))["items"]
+    assert item["submission_id"] == second["id"]
+    assert item["grade"]["status"] == "released"
+    regraded = await ok(
+        await teacher.put(grade_url(lesson, sid), json={"points": 80, "reason": "Resubmitted"})
+    )
+    assert regraded["submission_id"] == second["id"]
+    assert (await ok(await teacher.get(ungraded)))["items"] == []
