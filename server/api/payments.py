@@ -20,8 +20,9 @@ import stripe
 from aiohttp import web
 from pydantic import BaseModel
 
-from lms_core.payments import errors, reports, schemas, service, webhooks
+from lms_core.payments import errors, receipts, reports, schemas, service, webhooks
 from lms_core.payments.gateway import PaymentsConfig, StripeGateway
+from lms_core.storage.filenames import content_disposition
 from server.api.framework import Call, Empty, Router
 from server.api.paths import CoursePath
 from server.state import MAILER, SETTINGS
@@ -40,6 +41,13 @@ PAYMENTS = web.AppKey("payments", Payments)  # absent: payments are not configur
 
 class UserPath(BaseModel):
     user_id: uuid.UUID
+
+
+class OrderPath(BaseModel):
+    order_id: uuid.UUID
+
+
+DOWNLOAD_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"}
 
 
 async def payments_context(app: web.Application) -> AsyncIterator[None]:
@@ -132,6 +140,25 @@ async def stripe_webhook(call: Call[Empty, Empty, Empty]) -> schemas.WebhookAck:
 async def my_orders(call: Call[Empty, schemas.OrdersQuery, Empty]) -> schemas.OrderPage:
     rows, cursor = await service.my_orders(call.db, call.actor, call.query)
     return schemas.OrderPage(items=[service.order_out(o, c) for o, c in rows], next_cursor=cursor)
+
+
+@router.route(
+    "GET",
+    "/me/orders/{order_id}/receipt",
+    summary="The PDF receipt of one of the caller's paid orders",
+    path_params=OrderPath,
+    errors=(401, 404, 409, 422),
+    download=True,
+)
+async def order_receipt(call: Call[Empty, Empty, OrderPath]) -> web.Response:
+    content = await receipts.receipt_for(call.db, call.actor, call.path.order_id)
+    pdf = await asyncio.to_thread(receipts.render_receipt, content)  # CPU work
+    filename = f"receipt-{content.order_id}.pdf"
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={**DOWNLOAD_HEADERS, "Content-Disposition": content_disposition(filename)},
+    )
 
 
 @router.route(

@@ -2207,6 +2207,13 @@ CASES += [
         json={"id": "evt_forged", "type": "checkout.session.completed", "data": {"object": {}}},
     ),
     Case("GET", "/api/v1/me/orders", "own", "/api/v1/me/orders", signed_in(200)),
+    Case(
+        "GET",
+        "/api/v1/me/orders/{order_id}/receipt",
+        "no such order (the world has none)",
+        "/api/v1/me/orders/00000000-0000-4000-8000-000000000000/receipt",
+        signed_in(404),
+    ),
     Case("GET", "/api/v1/me/earnings", "own", "/api/v1/me/earnings", signed_in(200)),
     Case("GET", "/api/v1/admin/revenue", "report", "/api/v1/admin/revenue", admin_only(200)),
     Case("GET", "/api/v1/admin/payables", "report", "/api/v1/admin/payables", admin_only(200)),

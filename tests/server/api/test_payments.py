@@ -4,6 +4,7 @@ ledger and the order history; and the 503 when Stripe is not configured."""
 
 from __future__ import annotations
 
+import io
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -11,12 +12,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest_asyncio
+from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from lms_core.accounts.models import Role
 from lms_core.enrollment.models import Enrollment, EnrollmentSource, EnrollmentStatus
 from lms_core.mail.models import OutboxMessage
-from lms_core.payments import ledger, service
+from lms_core.payments import ledger, receipts, service
 from lms_core.payments.models import LedgerTransaction, Order, StripeEvent
 from server.state import Database
 from tests.conftest import AppClient, ClientFactory, login
@@ -571,3 +573,43 @@ async def test_an_instructors_own_platform_fee_applies_to_their_next_sales(
     async with database.sessions() as s:
         assert await service.fee_percent_for(s, shop.teacher.id, 20.0) == 20.0
     assert (await shop.order(order["order_id"])).platform_fee_percent == 5
+
+
+async def test_a_paid_order_has_a_pdf_receipt(
+    make_client: ClientFactory, database: Database, shop: Shop
+) -> None:
+    order = await shop.checkout()
+    url = f"/api/v1/me/orders/{order['order_id']}/receipt"
+    await problem(await shop.student.client.get(url), 409, "order_not_paid")
+    await shop.send("checkout.session.completed", shop.standin.pay(shop.session_of(order)["id"]))
+    paid = await shop.order(order["order_id"])
+    assert paid.stripe_charge_id is not None
+    shop.standin.refund(paid.stripe_charge_id, 900)
+    await shop.send("charge.refunded", shop.standin.objects[paid.stripe_charge_id])
+
+    resp = await shop.student.client.get(url)
+    assert resp.status == 200, await resp.text()
+    assert resp.content_type == "application/pdf"
+    assert "attachment" in resp.headers["Content-Disposition"]
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(await resp.read())).pages)
+    for expected in (
+        "Receipt",
+        order["order_id"],
+        "student@example.com",
+        "49.00 EUR",
+        "-9.00 EUR",
+        "40.00 EUR",
+        paid.stripe_charge_id,
+    ):
+        assert expected in text, (expected, text)
+    # Nobody else's, except an administrator's view.
+    await problem(await shop.teacher.client.get(url), 404, "order_not_found")
+    admin = await persona(make_client, database, "admin", Role.ADMIN)
+    assert (await admin.client.get(url)).status == 200
+    missing = f"/api/v1/me/orders/{uuid.uuid4()}/receipt"
+    await problem(await shop.student.client.get(missing), 404, "order_not_found")
+
+
+def test_money_knows_zero_decimal_currencies() -> None:
+    assert receipts.money(123456, "usd") == "1,234.56 USD"
+    assert receipts.money(1500, "JPY") == "1,500 JPY"

@@ -20,6 +20,7 @@ OPERATIONS = (
     "checkout",
     "stripe_webhook",
     "my_orders",
+    "order_receipt",
     "my_earnings",
     "revenue",
     "payables",
