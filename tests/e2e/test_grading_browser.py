@@ -108,6 +108,20 @@ async def test_staff_score_by_rubric_and_release_and_the_student_sees_it(
     await sign_in(page, teacher.email)
     await page.goto(f"/teach/lessons/{lesson_id}/settings")
     await expect(page.locator("#page-title")).to_have_text("Assignment: Essay")
+    # The settings: files too now, but no zip files, and worth 100 points.
+    settings = page.locator("#assignment-settings-form")
+    await expect(settings.get_by_label("Brief", exact=True)).to_have_value("Argue well.")
+    await settings.get_by_label("Students hand in").select_option("both")
+    await settings.get_by_label("ZIP").uncheck()
+    await settings.get_by_label("Files at most").fill("2")
+    await expect(settings.get_by_label("Points possible")).to_have_value("100")
+    await settings.get_by_role("button", name="Save the assignment").click()
+    await expect(page.locator("#messages")).to_have_text("The assignment is saved.")
+    kept = await teacher.call("GET", f"/lessons/{lesson_id}/assignment")
+    assert (kept["submission_format"], kept["max_files"]) == ("both", 2)
+    assert "application/pdf" in kept["allowed_types"]
+    assert "application/zip" not in kept["allowed_types"]
+    assert kept["brief_source"] == "Argue well."
     rubric = page.locator("#rubric-editor")
     await expect(rubric.locator("#rubric-total")).to_have_text(
         "No rubric: graders give points directly."
