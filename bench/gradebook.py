@@ -6,10 +6,11 @@ Issue 6 §10 b. Moodle's gradebook recalculation is a known bottleneck (see docs
 Seeding (a scratch database created on the given server, migrated, dropped afterwards), in bulk:
 multi-row INSERTs for the instructor, N students (each with an access token) and their
 enrollments, the course, one module and M lessons (60 % quizzes, 40 % assignments); COPY for the
-N x M grades (90 % released, 10 % drafts, points 0-10 of 10). The gradebook's items are made by
-its own first read; then three categories (quizzes 30 % dropping the lowest 2, assignments 50 %,
-attendance 20 %), an extra-credit manual item with a score for every student, an attendance
-item over 10 ended live sessions (each student was in some of them), and N / 20 overrides.
+N x M grades (90 % released, 10 % drafts, points 0-10 of 10; as a superuser, without the
+foreign-key triggers for that transaction). The gradebook's items are made by its own first
+read; then three categories (quizzes 30 % dropping the lowest 2, assignments 50 %, attendance
+20 %), an extra-credit manual item with a score for every student, an attendance item over 10
+ended live sessions (each student was in some of them), and N / 20 overrides.
 
 Measured (median of ``--repeat`` runs, each in a fresh transaction):
 
@@ -175,9 +176,13 @@ async def seed(engine: AsyncEngine, students: int, items: int, rng: random.Rando
             insert(Enrollment),
             [{"id": uuid.uuid4(), "course_id": s.course, "user_id": u} for u in s.students],
         )
-        # The grades by COPY: N x M rows.
+        # The grades by COPY: N x M rows. As a superuser, without the foreign-key triggers for
+        # this transaction (the rows are consistent by construction; the checks were 3/4 of
+        # the seeding time).
         raw = await conn.get_raw_connection()
         driver: Any = raw.driver_connection
+        if await driver.fetchval("SELECT rolsuper FROM pg_roles WHERE rolname = current_user"):
+            await driver.execute("SET LOCAL session_replication_role = replica")
         records = []
         for student in s.students:
             for lesson in s.lessons:
