@@ -83,7 +83,8 @@ class Gradebook {
       const th = el("th", null, "gradebook-item");
       th.scope = "col";
       th.dataset.itemId = item.id;
-      th.append(el("span", item.title), el("br"));
+      // A lesson's item links to its grading queue.
+      th.append(item.lesson_id ? link(`/teach/lessons/${item.lesson_id}/grading`, item.title) : el("span", item.title), el("br"));
       const notes = [`/ ${fmt(item.max_points)}`];
       if (item.category_id) notes.push(catName.get(item.category_id) || "");
       if (item.extra_credit) notes.push("extra credit");

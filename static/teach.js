@@ -28,6 +28,8 @@ function courseItem(course) {
   if (course.status !== "draft") {
     facts.append(" · ", link(`/courses/${encodeURIComponent(course.slug)}`, "View in catalog"));
   }
+  // Every staff member (teaching assistants too) grades from the gradebook and its items' queues.
+  facts.append(" · ", link(`/teach/courses/${course.id}/gradebook`, "Gradebook"));
   li.append(facts);
   if (course.summary) li.append(el("p", course.summary));
   return li;

@@ -224,6 +224,9 @@ async def test_gradebook_override_and_the_students_grades_page(
     row = page.locator(f'#gradebook tr[data-student-id="{made["student_id"]}"]')
     await expect(row.locator(".gradebook-cell")).to_have_text("80")
     await expect(row.locator(".gradebook-total")).to_have_text("80 %")
+    await expect(
+        page.locator("#gradebook thead").get_by_role("link", name="Essay")
+    ).to_have_attribute("href", f"/teach/lessons/{lesson_id}/grading")
     await no_horizontal_overflow(page)
 
     # Override the cell: a reason is required; the cell shows the mark, the audit the reason.
