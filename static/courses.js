@@ -349,7 +349,9 @@ function myCourseItem(enrollment) {
   const actions = el("p");
   const go = link(`/courses/${encodeURIComponent(enrollment.course.slug)}`, "Continue", "button");
   go.setAttribute("aria-label", `Continue ${enrollment.course.title}`);
-  actions.append(go);
+  const grades = link(`/courses/${enrollment.course_id}/grades`, "Grades", "button secondary");
+  grades.setAttribute("aria-label", `Grades in ${enrollment.course.title}`);
+  actions.append(go, " ", grades);
   li.append(actions);
   // Where to continue is asked per course (/continue); until it answers, the link opens the
   // course page.
