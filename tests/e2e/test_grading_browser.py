@@ -273,6 +273,20 @@ async def test_gradebook_override_and_the_students_grades_page(
         await no_horizontal_overflow(learner)
     finally:
         await other.close()
+
+    # A manual item: staff enter its score in the table.
+    await page.get_by_label("Manual item title").fill("Participation")
+    await page.get_by_label("Out of (points)").fill("10")
+    await page.get_by_role("button", name="Add a manual item").click()
+    await expect(page.locator(".gradebook-item-row")).to_have_count(2)
+    cell = row.get_by_role("button", name=re.compile(r"^Participation for Stu Dent: no grade"))
+    await cell.click()
+    await panel.get_by_label("Points (of 10)").fill("8")
+    await panel.get_by_role("button", name="Save the score").click()
+    await expect(page.locator("#messages")).to_have_text("Score saved.")
+    await expect(
+        row.get_by_role("button", name=re.compile(r"^Participation for Stu Dent: 8 of 10"))
+    ).to_be_focused()
     assert unexpected(problems) == []
 
 
