@@ -18,7 +18,7 @@ from lms_core.clock import utcnow
 from lms_core.courses.models import Lesson
 from lms_core.grading import errors
 from lms_core.grading.models import Grade, GradeStatus
-from lms_core.grading.records import grade_of, lock, new_grade, revise, round4
+from lms_core.grading.records import after_release, grade_of, lock, new_grade, revise, round4
 from lms_core.quizzes.models import AttemptStatus, Quiz, QuizAttempt, Scoring
 
 ESSAY = "essay"
@@ -119,6 +119,7 @@ async def record_quiz_result(
     ):
         revise(session, grade, by, None)
     await session.flush()
+    await after_release(session, grade)
     return grade
 
 

@@ -1,5 +1,6 @@
 """The grade row's primitives: the per-(lesson, student) lock, loading, a new draft, and a
-revision appended at every change (shared by staff grading and quiz results)."""
+revision appended at every change (shared by staff grading and quiz results), and what a released
+grade sets off."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import uuid
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms_core.certificates.service import enqueue_if_eligible
 from lms_core.clock import utcnow
 from lms_core.courses.models import Lesson
 from lms_core.enrollment.models import Enrollment, EnrollmentStatus
@@ -85,3 +87,10 @@ def new_grade(lesson: Lesson, student_id: uuid.UUID, max_points: float) -> Grade
         penalty_percent=0,
         version=0,  # the first revision makes it 1
     )
+
+
+async def after_release(session: AsyncSession, grade: Grade) -> None:
+    """A released grade (new or changed) moves the course standing: a student who completed
+    the course and now passes it is owed a certificate (queued in this transaction)."""
+    if grade.status is GradeStatus.RELEASED:
+        await enqueue_if_eligible(session, grade.course_id, grade.student_id)

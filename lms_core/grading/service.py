@@ -41,7 +41,15 @@ from lms_core.grading import errors, quiz_results, schemas
 from lms_core.grading.access import GRADED_KINDS, grade_as_staff, lesson_as_staff
 from lms_core.grading.models import Grade, GradeFile, GradeRevision, GradeStatus, Rubric
 from lms_core.grading.quiz_results import record_quiz_result as record_quiz_result
-from lms_core.grading.records import grade_of, is_enrolled, lock, new_grade, revise, round4
+from lms_core.grading.records import (
+    after_release,
+    grade_of,
+    is_enrolled,
+    lock,
+    new_grade,
+    revise,
+    round4,
+)
 from lms_core.mail.service import Mailer
 from lms_core.quizzes.models import Quiz, QuizAttempt
 
@@ -280,6 +288,7 @@ async def apply_change(
     await session.flush()
     if regrade:
         await _notify_regrade(session, mailer, lesson, student, grade, reason or "")
+        await after_release(session, grade)
     return grade
 
 
@@ -428,6 +437,8 @@ async def release(
         grade.released_at = now
         revise(session, grade, actor.id, None)
     await session.flush()
+    for grade in drafts:
+        await after_release(session, grade)
     return len(drafts)
 
 
