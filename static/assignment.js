@@ -227,7 +227,11 @@ class AssignmentPage {
     this.formBox = el("div", null, "assignment-form-box");
     this.versionsBox = el("section", null, "assignment-versions");
     this.versionsBox.id = "assignment-versions";
-    this.root.append(this.gradeBox, this.receiptBox, this.formBox, this.versionsBox);
+    // The upload's progress stays below the form when the form is drawn again after a hand-in.
+    this.progress = progressLine("Upload: 0 %");
+    this.progress.node.id = "assignment-progress";
+    this.progress.node.hidden = true;
+    this.root.append(this.gradeBox, this.receiptBox, this.formBox, this.progress.node, this.versionsBox);
     await this.refresh();
     showMyGrade(this.lesson.id, this.gradeBox);
   }
@@ -346,13 +350,10 @@ class AssignmentPage {
     text?.addEventListener("input", () => {
       this.key = null;
     });
-    this.progress = progressLine("Upload: 0 %");
-    this.progress.node.id = "assignment-progress";
-    this.progress.node.hidden = true;
     const submit = el("button", again ? "Hand in the new version" : "Hand in", "button");
     submit.type = "submit";
     submit.id = "assignment-submit";
-    form.append(this.progress.node, submit);
+    form.append(submit);
     form.addEventListener("submit", (event) => {
       event.preventDefault();
       this.submit(form, text, files, chosen, fileProblems, submit);
