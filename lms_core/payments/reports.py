@@ -4,9 +4,13 @@ refund counts in the month it happened, not the month of the sale."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import ColumnElement, case, distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -140,3 +144,29 @@ async def payables(session: AsyncSession, actor: Actor) -> list[schemas.PayableR
         )
         for r in rows
     ]
+
+
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    # Numbers stay numbers (a negative amount is not a formula); text that looks like one is
+    # made text with a leading '.
+    if isinstance(value, str) and text.startswith(FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def to_csv(model: type[BaseModel], rows: Sequence[BaseModel]) -> str:
+    """RFC 4180: a header of the model's fields, one line per row."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    fields = list(model.model_fields)
+    writer.writerow(fields)
+    for row in rows:
+        writer.writerow([_cell(getattr(row, name)) for name in fields])
+    return buffer.getvalue()

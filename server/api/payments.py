@@ -183,6 +183,51 @@ async def revenue(call: Call[Empty, Empty, Empty]) -> schemas.RevenueReport:
     return schemas.RevenueReport(items=await reports.platform_revenue(call.db, call.actor))
 
 
+def _csv(text: str, filename: str) -> web.Response:
+    return web.Response(
+        body=text.encode(),
+        content_type="text/csv",
+        charset="utf-8",
+        headers={**DOWNLOAD_HEADERS, "Content-Disposition": content_disposition(filename)},
+    )
+
+
+@router.route(
+    "GET",
+    "/me/earnings.csv",
+    summary="The caller's earnings as CSV (RFC 4180; cells that would be formulas get a ')",
+    errors=(401,),
+    download=True,
+)
+async def my_earnings_csv(call: Call[Empty, Empty, Empty]) -> web.Response:
+    rows = await reports.instructor_earnings(call.db, call.actor)
+    return _csv(reports.to_csv(schemas.EarningsRow, rows), "earnings.csv")
+
+
+@router.route(
+    "GET",
+    "/admin/revenue.csv",
+    summary="The revenue report as CSV (admins only)",
+    errors=(401, 403),
+    download=True,
+)
+async def revenue_csv(call: Call[Empty, Empty, Empty]) -> web.Response:
+    rows = await reports.platform_revenue(call.db, call.actor)
+    return _csv(reports.to_csv(schemas.RevenueRow, rows), "revenue.csv")
+
+
+@router.route(
+    "GET",
+    "/admin/payables.csv",
+    summary="What each instructor is owed, as CSV (admins only)",
+    errors=(401, 403),
+    download=True,
+)
+async def payables_csv(call: Call[Empty, Empty, Empty]) -> web.Response:
+    rows = await reports.payables(call.db, call.actor)
+    return _csv(reports.to_csv(schemas.PayableRow, rows), "payables.csv")
+
+
 @router.route(
     "GET",
     "/admin/payables",

@@ -2100,6 +2100,13 @@ CASES += [
     Case("GET", "/api/v1/me/earnings", "own", "/api/v1/me/earnings", signed_in(200)),
     Case("GET", "/api/v1/admin/revenue", "report", "/api/v1/admin/revenue", admin_only(200)),
     Case("GET", "/api/v1/admin/payables", "report", "/api/v1/admin/payables", admin_only(200)),
+    Case("GET", "/api/v1/me/earnings.csv", "own", "/api/v1/me/earnings.csv", signed_in(200)),
+    Case(
+        "GET", "/api/v1/admin/revenue.csv", "report", "/api/v1/admin/revenue.csv", admin_only(200)
+    ),
+    Case(
+        "GET", "/api/v1/admin/payables.csv", "report", "/api/v1/admin/payables.csv", admin_only(200)
+    ),
     Case(
         "PUT",
         FEE,

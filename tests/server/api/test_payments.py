@@ -4,6 +4,7 @@ ledger and the order history; and the 503 when Stripe is not configured."""
 
 from __future__ import annotations
 
+import csv
 import io
 import time
 import uuid
@@ -16,6 +17,7 @@ from pypdf import PdfReader
 from sqlalchemy import func, select
 
 from lms_core.accounts.models import Role
+from lms_core.courses.models import Course
 from lms_core.enrollment.models import Enrollment, EnrollmentSource, EnrollmentStatus
 from lms_core.mail.models import OutboxMessage
 from lms_core.payments import ledger, receipts, service
@@ -537,6 +539,49 @@ async def test_earnings_and_revenue_reports_follow_the_ledger(
         }
     ]
     await problem(await shop.teacher.client.get("/api/v1/admin/payables"), 403, "admin_required")
+
+    # The same as CSV; a title a spreadsheet would run as a formula is made text.
+    async with database.sessions() as s:
+        course = await s.get(Course, shop.course_id)
+        assert course is not None
+        course.title = '=HYPERLINK("http://evil.example")'
+        await s.commit()
+    resp = await shop.teacher.client.get("/api/v1/me/earnings.csv")
+    assert resp.status == 200
+    assert resp.content_type == "text/csv"
+    lines = list(csv.reader(io.StringIO(await resp.text())))
+    assert lines == [
+        [
+            "course_id",
+            "course_title",
+            "month",
+            "currency",
+            "sales",
+            "earned_cents",
+            "reversed_cents",
+            "net_cents",
+        ],
+        [
+            str(shop.course_id),
+            '\'=HYPERLINK("http://evil.example")',
+            month,
+            "EUR",
+            "1",
+            str(instructor),
+            str(reversed_),
+            str(instructor - reversed_),
+        ],
+    ]
+    revenue_csv = list(
+        csv.reader(io.StringIO(await (await admin.client.get("/api/v1/admin/revenue.csv")).text()))
+    )
+    assert revenue_csv[1][:5] == [month, "EUR", "1", "4900", "1225"]
+    payables_csv = list(
+        csv.reader(io.StringIO(await (await admin.client.get("/api/v1/admin/payables.csv")).text()))
+    )
+    assert payables_csv[1] == [str(shop.teacher.id), "Teacher", "EUR", str(instructor - reversed_)]
+    for url in ("/api/v1/admin/revenue.csv", "/api/v1/admin/payables.csv"):
+        await problem(await shop.teacher.client.get(url), 403, "admin_required")
 
 
 async def test_an_instructors_own_platform_fee_applies_to_their_next_sales(

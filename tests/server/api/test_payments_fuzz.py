@@ -24,6 +24,9 @@ OPERATIONS = (
     "my_earnings",
     "revenue",
     "payables",
+    "my_earnings_csv",
+    "revenue_csv",
+    "payables_csv",
     "set_instructor_fee",
     "clear_instructor_fee",
 )
