@@ -8,7 +8,7 @@ import uuid
 from aiohttp import web
 from pydantic import BaseModel
 
-from lms_core.gradebook import schemas, service
+from lms_core.gradebook import reports, schemas, service
 from server.api.framework import Call, Empty, Router
 from server.api.paths import CoursePath
 
@@ -260,7 +260,7 @@ async def get_gradebook(
     call: Call[Empty, schemas.GradebookQuery, CoursePath],
 ) -> schemas.GradebookPage:
     q = call.query
-    return await service.gradebook_page(
+    return await reports.gradebook_page(
         call.db, call.actor, call.path.course_id, cursor=q.cursor, limit=q.limit
     )
 
@@ -275,7 +275,7 @@ async def get_gradebook(
     download=True,
 )
 async def gradebook_csv(call: Call[Empty, Empty, CoursePath]) -> web.StreamResponse:
-    chunks = await service.gradebook_csv(call.db, call.actor, call.path.course_id)
+    chunks = await reports.gradebook_csv(call.db, call.actor, call.path.course_id)
     response = web.StreamResponse(
         headers={
             "Content-Type": "text/csv; charset=utf-8",
@@ -300,4 +300,4 @@ async def gradebook_csv(call: Call[Empty, Empty, CoursePath]) -> web.StreamRespo
     errors=(401, 403, 404, 422),
 )
 async def my_grades(call: Call[Empty, Empty, CoursePath]) -> schemas.MyGradesOut:
-    return await service.my_grades(call.db, call.actor, call.path.course_id)
+    return await reports.my_grades(call.db, call.actor, call.path.course_id)

@@ -17,7 +17,7 @@ from lms_core.accounts.models import Role, User
 from lms_core.accounts.sessions import Actor
 from lms_core.clock import utcnow
 from lms_core.courses.models import Course, LessonKind
-from lms_core.gradebook import errors, schemas, service
+from lms_core.gradebook import errors, reports, schemas, service
 from lms_core.gradebook.models import GradeItem, GradeOverrideLog, ItemKind
 from lms_core.grading.models import Grade, GradeStatus
 from lms_core.live.models import LiveRole, LiveSession, LiveSessionStatus
@@ -212,7 +212,7 @@ async def test_weighted_total_by_hand(session: AsyncSession) -> None:
     # 0.3*85 + 0.5*85 + 0.2*75 = 83.0 -> B, passed (60).
     standing = await service.course_standing(session, b.course.id, b.student.id)
     assert standing == service.Standing(83.0, "B", True, False)
-    mine = await service.my_grades(session, Actor(user=b.student), b.course.id)
+    mine = await reports.my_grades(session, Actor(user=b.student), b.course.id)
     assert (mine.percent, mine.letter, mine.passed) == (83.0, "B", True)
     assert {c.name: c.percent for c in mine.categories} == {
         "Quizzes": 85.0,
@@ -244,14 +244,14 @@ async def test_drafts_count_once_released(session: AsyncSession) -> None:
     standing = await service.course_standing(session, b.course.id, b.student.id)
     assert standing.percent == 84.25
     # Staff see the same totals; the table also shows drafts as drafts.
-    page = await service.gradebook_page(session, b.owner, b.course.id, cursor=None, limit=50)
+    page = await reports.gradebook_page(session, b.owner, b.course.id, cursor=None, limit=50)
     ada = next(s for s in page.students if s.student.id == b.student.id)
     assert ada.percent == 84.25
 
 
 async def test_staff_table_shows_drafts_but_does_not_count_them(session: AsyncSession) -> None:
     b = await setup_weighted(session)
-    page = await service.gradebook_page(session, b.owner, b.course.id, cursor=None, limit=1)
+    page = await reports.gradebook_page(session, b.owner, b.course.id, cursor=None, limit=1)
     assert [s.student.display_name for s in page.students] == ["Ada"]
     assert page.next_cursor is not None
     ada = page.students[0]
@@ -260,7 +260,7 @@ async def test_staff_table_shows_drafts_but_does_not_count_them(session: AsyncSe
     assert (draft.points, draft.status) == (90, "draft")
     assert (ada.percent, ada.letter) == (83.0, "B")
     assert ada.categories[b.categories["Quizzes"]] == 85.0
-    rest = await service.gradebook_page(
+    rest = await reports.gradebook_page(
         session, b.owner, b.course.id, cursor=page.next_cursor, limit=1
     )
     assert [s.student.display_name for s in rest.students] == ["Bob"]
@@ -408,7 +408,7 @@ async def test_bad_input(session: AsyncSession) -> None:
             schemas.ItemIn(title="X", category_id=b.categories["Quizzes"]),
         )
     with pytest.raises(errors.StudentsOnly):
-        await service.my_grades(session, b.owner, b.course.id)
+        await reports.my_grades(session, b.owner, b.course.id)
 
 
 async def test_an_override_on_a_draft_is_out_of_the_drafts_max(session: AsyncSession) -> None:
@@ -420,7 +420,7 @@ async def test_an_override_on_a_draft_is_out_of_the_drafts_max(session: AsyncSes
     # Bob: quizzes 5/10 (not 5/100, the item's default) = 50 %, attendance 25 %:
     # (0.3*50 + 0.2*25) / 0.5 = 40.0
     assert (await service.course_standing(session, b.course.id, b.other.id)).percent == 40.0
-    page = await service.gradebook_page(session, b.owner, b.course.id, cursor=None, limit=50)
+    page = await reports.gradebook_page(session, b.owner, b.course.id, cursor=None, limit=50)
     bob = next(s for s in page.students if s.student.id == b.other.id)
     cell = bob.scores[b.items["q1"]]
     assert cell is not None
