@@ -1,6 +1,7 @@
 """Payment use cases: starting a checkout for a paid course, and the buyer's order history.
 
-The checkout's Stripe idempotency key is derived from (buyer, course, price version, attempt):
+The checkout's Stripe idempotency key is derived from (buyer, course, price version, attempt)
+and a digest of the request's other parameters:
 a retry after a timeout sends the very same request with the same key, so Stripe answers with
 the session it already made instead of a second one. The order's id is derived from the key
 too (``uuid5``), so the retried request is byte-for-byte the same even though the first
@@ -12,9 +13,11 @@ gets a new session.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
@@ -75,7 +78,27 @@ async def start_checkout(
             ),
         )
     )
-    key = f"seminar-checkout:{actor.id}:{course.id}:{version}:{spent or 0}"
+    params: dict[str, Any] = {
+        "mode": "payment",
+        "line_items": [
+            {
+                "quantity": 1,
+                "price_data": {
+                    "currency": course.currency.lower(),
+                    "unit_amount": course.price_cents,
+                    "product_data": {"name": course.title[:250]},
+                },
+            }
+        ],
+        "customer_email": actor.user.email,
+        "success_url": config.success_url.format(course_id=course.id)
+        + "&session_id={CHECKOUT_SESSION_ID}",
+        "cancel_url": config.cancel_url.format(course_id=course.id),
+    }
+    # Stripe refuses a key reused with other parameters: whatever else changed since (the
+    # title, the buyer's email, the public URL) makes a new key rather than a dead end.
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
+    key = f"seminar-checkout:{actor.id}:{course.id}:{version}:{spent or 0}:{digest}"
     order_id = uuid.uuid5(ORDER_NAMESPACE, key)
     await session.execute(
         insert(Order)
@@ -103,24 +126,10 @@ async def start_checkout(
     metadata = {"order_id": str(order.id), "course_id": str(course.id), "user_id": str(actor.id)}
     stripe_session = await gateway.create_checkout_session(
         {
-            "mode": "payment",
-            "line_items": [
-                {
-                    "quantity": 1,
-                    "price_data": {
-                        "currency": order.currency.lower(),
-                        "unit_amount": order.amount_cents,
-                        "product_data": {"name": course.title[:250]},
-                    },
-                }
-            ],
+            **params,
             "client_reference_id": str(order.id),
-            "customer_email": actor.user.email,
             "metadata": metadata,
             "payment_intent_data": {"metadata": metadata},
-            "success_url": config.success_url.format(course_id=course.id)
-            + "&session_id={CHECKOUT_SESSION_ID}",
-            "cancel_url": config.cancel_url.format(course_id=course.id),
         },
         idempotency_key=key,
     )

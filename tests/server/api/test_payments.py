@@ -191,6 +191,28 @@ async def test_a_timeout_during_checkout_is_a_503_and_the_retry_makes_no_second_
     assert shop.session_of(order)["id"] == standin.of_type("checkout.session")[0]["id"]
 
 
+async def test_a_retry_after_the_title_changed_is_not_a_dead_end(
+    make_client: ClientFactory, database: Database, standin: StripeStandin
+) -> None:
+    shop = await open_shop(make_client, database, standin, stripe_timeout=0.2)
+    standin.stall_next()
+    resp = await shop.student.client.post(f"/api/v1/courses/{shop.course_id}/checkout")
+    await problem(resp, 503, "payment_provider_unavailable")
+    async with database.sessions() as s:
+        course = await s.get(Course, shop.course_id)
+        assert course is not None
+        course.title = "Renamed while the buyer waited"
+        await s.commit()
+    # The same key with another product name would be Stripe's idempotency_error (a 503 on
+    # every retry); the changed parameters make a new key instead.
+    order = await shop.checkout()
+    keys = [k for m, p, k in standin.requests if p == "/v1/checkout/sessions"]
+    assert len(keys) == 2
+    assert keys[0] != keys[1]
+    assert len(standin.of_type("checkout.session")) == 2
+    assert (await shop.checkout()) == order  # and that one is reused
+
+
 async def test_checkout_refusals(
     make_client: ClientFactory, database: Database, standin: StripeStandin, shop: Shop
 ) -> None:
