@@ -23,7 +23,7 @@ from lms_core.mail.models import OutboxMessage
 from lms_core.payments import ledger, receipts, service
 from lms_core.payments.models import LedgerTransaction, Order, StripeEvent
 from server.state import Database
-from tests.conftest import AppClient, ClientFactory, login
+from tests.conftest import AppClient, ClientFactory, login, make_settings
 from tests.server.api.test_courses import ok, problem
 from tests.server.api.test_enrollment import Persona, new_course, persona
 from tests.stripe_standin import StripeStandin, sign_payload, stripe_standin
@@ -680,3 +680,16 @@ async def test_a_paid_order_has_a_pdf_receipt(
 def test_money_knows_zero_decimal_currencies() -> None:
     assert receipts.money(123456, "usd") == "1,234.56 USD"
     assert receipts.money(1500, "JPY") == "1,500 JPY"
+
+
+def test_an_empty_stripe_setting_counts_as_missing() -> None:
+    def missing(**values: Any) -> list[str]:
+        return make_settings(
+            "postgresql+asyncpg://u@127.0.0.1/db", **values
+        ).missing_payment_settings
+
+    assert missing() == ["SEMINAR_STRIPE_SECRET_KEY", "SEMINAR_STRIPE_WEBHOOK_SECRET"]
+    assert missing(stripe_secret_key="", stripe_webhook_secret="whsec_x") == [
+        "SEMINAR_STRIPE_SECRET_KEY"
+    ]
+    assert missing(stripe_secret_key="sk_test_x", stripe_webhook_secret="whsec_x") == []
