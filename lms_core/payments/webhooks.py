@@ -166,9 +166,11 @@ async def _order_of_charge(
 
 
 def _id(value: Any) -> str | None:
-    if value is None:
-        return None
-    return value if isinstance(value, str) else str(value.id)
+    """The id of a reference: a string, an expanded object, or (in a webhook's JSON) a dict."""
+    if value is None or isinstance(value, str):
+        return value
+    found = value.get("id") if isinstance(value, dict) else getattr(value, "id", None)
+    return str(found) if found else None
 
 
 async def settle(ctx: Context, order: Order) -> None:
