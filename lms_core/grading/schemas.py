@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
 from lms_core.grading.models import GradeStatus
+from lms_core.quizzes.models import AttemptStatus
 from lms_core.schemas import Input
 
 MAX_POINTS = 1_000_000.0
@@ -201,3 +202,38 @@ class QueuePage(BaseModel):
 
 class UpdatedOut(BaseModel):
     updated: int
+
+
+# --- a quiz attempt as staff grade it ----------------------------------------------------------
+
+
+class ReviewQuestionOut(BaseModel):
+    question_id: uuid.UUID
+    position: int = Field(description="1, 2, ... in the order the attempt drew its questions.")
+    type: str
+    prompt_html: str
+    definition: dict[str, Any] = Field(
+        description="The question as drawn at the start, its answer key and grader notes included."
+    )
+    answer: dict[str, Any] | None = Field(description="The student's last saved answer, if any.")
+    answered_at: datetime | None
+    points: float | None = Field(description="None until graded (essays: by a person).")
+    max_points: float
+    needs_manual: bool = Field(
+        description="Graded by a person: give its points with the grade's question_points."
+    )
+
+
+class AttemptReviewOut(BaseModel):
+    id: uuid.UUID
+    lesson_id: uuid.UUID
+    number: int
+    status: AttemptStatus
+    started_at: datetime
+    submitted_at: datetime | None
+    auto_submitted: bool
+    score: float | None = Field(description="None in progress; partial while essays wait.")
+    max_score: float
+    needs_manual: bool = Field(description="An essay of this attempt has no points yet.")
+    student: StudentOut
+    questions: list[ReviewQuestionOut]

@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from lms_core.errors import InvalidInput, TooLarge, UnsupportedMediaType
-from lms_core.grading import access, files, schemas, service, transfer
+from lms_core.grading import access, attempt_review, files, schemas, service, transfer
 from lms_core.grading.models import Grade, GradeRevision
 from lms_core.grading.zipstream import zip_stream
 from lms_core.storage.filenames import content_disposition, sanitize_filename
@@ -50,6 +50,10 @@ class GradeIdPath(BaseModel):
 class GradeFilePath(BaseModel):
     grade_id: uuid.UUID
     file_id: uuid.UUID
+
+
+class AttemptPath(BaseModel):
+    attempt_id: uuid.UUID
 
 
 def _revision(r: GradeRevision) -> schemas.RevisionOut:
@@ -186,6 +190,19 @@ async def save_grade(call: Call[schemas.GradeIn, Empty, GradePath]) -> schemas.G
         mailer=call.request.app[MAILER],
     )
     return await _out(call, grade)
+
+
+@router.route(
+    "GET",
+    "/quiz-attempts/{attempt_id}/review",
+    summary="A student's quiz attempt to grade: questions as drawn with their keys, the "
+    "student's answers, per-question points (the course's staff; 404 for anyone else)",
+    path_params=AttemptPath,
+    response=schemas.AttemptReviewOut,
+    errors=(401, 404, 422),
+)
+async def review_attempt(call: Call[Empty, Empty, AttemptPath]) -> schemas.AttemptReviewOut:
+    return await attempt_review.review(call.db, call.actor, call.path.attempt_id)
 
 
 @router.route(

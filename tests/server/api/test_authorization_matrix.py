@@ -1930,6 +1930,11 @@ def queue_of_both(w: World, p: Persona, body: Any) -> None:
     assert listed == {w.person(Persona.STUDENT).id, w.classmate.id}, body  # type: ignore[union-attr]
 
 
+def attempt_with_key(w: World, p: Persona, body: Any) -> None:
+    assert body["id"] == w.quiz_attempt, body
+    assert SECRET_ANSWER_KEY in json.dumps(body["questions"]), body  # staff see the key
+
+
 GRADING_CASES: list[Case] = [
     Case("GET", GR_LESSON + "/rubric", "published", GR_URL + "/rubric", staff(200)),
     Case(
@@ -2012,6 +2017,14 @@ GRADING_CASES: list[Case] = [
         staff(200),
     ),
     Case("GET", GR_LESSON + "/grades.csv", "published", GR_URL + "/grades.csv", staff(200)),
+    Case(
+        "GET",
+        "/api/v1/quiz-attempts/{attempt_id}/review",
+        "the student's",
+        "/api/v1/quiz-attempts/{w.quiz_attempt}/review",
+        GR_STAFF_ONLY,
+        check=attempt_with_key,
+    ),
     Case(
         "POST",
         GR_LESSON + "/grades.csv",
