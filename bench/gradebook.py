@@ -16,7 +16,7 @@ Measured (median of ``--repeat`` runs, each in a fresh transaction):
 
   full       every student's totals at once: ``engine.all_totals`` (a few set-based queries,
              then the arithmetic in Python)
-  naive      the baseline: ``service.course_standing`` once per student, one after another
+  naive      the baseline: ``standing.course_standing`` once per student, one after another
              (the per-student recomputation; on ``--naive`` students, extrapolated to N when
              fewer; every total it gives is checked against the full computation's)
   change     one grade changed (UPDATE grades) and that student's new total read back
@@ -65,7 +65,7 @@ from lms_core.courses.models import Course, CourseStatus, Lesson, LessonKind, Mo
 from lms_core.db import create_engine
 from lms_core.enrollment.models import Enrollment
 from lms_core.gradebook import engine as gradebook
-from lms_core.gradebook import service
+from lms_core.gradebook import standing
 from lms_core.gradebook.models import (
     GradeCategory,
     GradeItem,
@@ -388,7 +388,7 @@ async def naive(
     out = {}
     async with sessions() as session, session.begin():
         for student in students:
-            out[student] = (await service.course_standing(session, course, student)).percent
+            out[student] = (await standing.course_standing(session, course, student)).percent
     return out
 
 
@@ -411,7 +411,7 @@ async def change(
             {"p": points, "l": lesson, "s": student},
         )
         if incremental:
-            return (await service.course_standing(session, s.course, student)).percent
+            return (await standing.course_standing(session, s.course, student)).percent
         _, rows = await gradebook.all_totals(session, s.course)
         row = next(r for r in rows if r.student_id == student)
         assert row.totals is not None

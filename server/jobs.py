@@ -13,7 +13,12 @@ from pathlib import Path
 
 from aiohttp import web
 
-from lms_core.certificates.jobs import ISSUE_CERTIFICATE, IssueCertificateJob
+from lms_core.certificates.jobs import (
+    ISSUE_CERTIFICATE,
+    RECHECK_COURSE,
+    IssueCertificateJob,
+    recheck_course,
+)
 from lms_core.courses.jobs import TRANSCODE_VIDEO, TranscodeVideoJob, UnreadableVideo
 from lms_core.jobs import JobRegistry, JobRunner
 from lms_core.quizzes.jobs import SUBMIT_OVERDUE_ATTEMPT, submit_overdue_attempt
@@ -38,6 +43,7 @@ def job_registry(settings: Settings, storage: Storage) -> JobRegistry:
     )
     registry.add(SUBMIT_OVERDUE_ATTEMPT, submit_overdue_attempt)
     registry.add(ISSUE_CERTIFICATE, IssueCertificateJob(storage, settings.base_url))
+    registry.add(RECHECK_COURSE, recheck_course)
     return registry
 
 

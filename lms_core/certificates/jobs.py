@@ -131,3 +131,28 @@ class IssueCertificateJob:
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+# --- a course's rules changed -------------------------------------------------------------------
+
+
+class RecheckPayload(BaseModel):
+    course_id: uuid.UUID
+
+
+RECHECK_COURSE = JobKind(
+    "certificates.recheck_course",
+    RecheckPayload,
+    max_attempts=3,
+    backoff=Backoff(first=timedelta(seconds=30)),
+    timeout=timedelta(minutes=10),
+)
+
+
+async def recheck_course(ctx: JobContext, payload: RecheckPayload) -> None:
+    """The handler of :data:`RECHECK_COURSE`: after a change to the gradebook's rules (pass
+    mark, weights, items), every student who completed the course and has no certificate is
+    checked again; those who pass now get their issuing job."""
+    async with unit_of_work(ctx.sessions) as session:
+        for student_id in await service.completed_without_certificate(session, payload.course_id):
+            await service.enqueue_if_eligible(session, payload.course_id, student_id)

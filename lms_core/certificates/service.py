@@ -20,7 +20,7 @@ import base64
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,11 +33,13 @@ from lms_core.certificates.schemas import CertificateStatus, VerificationOut
 from lms_core.clock import utcnow
 from lms_core.courses.models import Course, CourseStatus
 from lms_core.enrollment.models import Enrollment, EnrollmentStatus
-from lms_core.gradebook.service import course_standing
+from lms_core.gradebook.standing import course_standing
 from lms_core.jobs.queue import enqueue
 
 CODE_BYTES = 15  # 120 bits: 24 base32 characters, no padding
 MAX_CODE_CHARS = 64
+# A burst of gradebook edits (weights, items, the pass mark) makes one recheck of the course.
+RECHECK_DELAY = timedelta(seconds=30)
 
 
 def new_code() -> str:
@@ -137,6 +139,40 @@ async def enqueue_if_eligible(
         dedupe_key=f"{course_id}/{student_id}",
     )
     return True
+
+
+async def enqueue_course_recheck(session: AsyncSession, course_id: uuid.UUID) -> None:
+    """The course's grading rules changed (in the caller's transaction): queue one job that
+    checks its completed students again (deduplicated while one is waiting)."""
+    await enqueue(
+        session,
+        jobs.RECHECK_COURSE,
+        jobs.RecheckPayload(course_id=course_id),
+        dedupe_key=str(course_id),
+        delay=RECHECK_DELAY,
+    )
+
+
+async def completed_without_certificate(
+    session: AsyncSession, course_id: uuid.UUID
+) -> list[uuid.UUID]:
+    """Actively enrolled students who completed the course and hold no certificate of it."""
+    rows = await session.scalars(
+        select(Enrollment.user_id)
+        .where(
+            Enrollment.course_id == course_id,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+            Enrollment.completed_at.is_not(None),
+            ~select(Certificate.id)
+            .where(
+                Certificate.course_id == course_id,
+                Certificate.user_id == Enrollment.user_id,
+            )
+            .exists(),
+        )
+        .order_by(Enrollment.user_id)
+    )
+    return list(rows)
 
 
 async def get_by_code(session: AsyncSession, code: str, *, lock: bool = False) -> Certificate:

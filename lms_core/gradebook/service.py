@@ -1,6 +1,7 @@
-"""Gradebook use cases: settings, categories, items, scores, overrides with their audit, and a
-student's standing for other domains (the staff table, its CSV and a student's own grades are
-in ``reports``).
+"""Gradebook use cases: settings, categories, items, scores, and overrides with their audit (a
+student's standing for other domains is in ``standing``; the staff table, its CSV and a
+student's own grades in ``reports``). A change that may make a student pass tells
+``certificates``, which queues the certificate of one who completed the course.
 
 Who may do what (course roles from ``lms_core.courses.access``):
 
@@ -18,7 +19,6 @@ The arithmetic is in ``compute``; loading, set-based, in ``engine``.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
@@ -27,12 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms_core.accounts.models import User
 from lms_core.accounts.sessions import Actor
+from lms_core.certificates import service as certificates
 from lms_core.clock import utcnow
 from lms_core.courses import access
 from lms_core.courses.access import CourseRole
 from lms_core.courses.models import Lesson
 from lms_core.errors import FieldError, PermissionDenied
-from lms_core.gradebook import compute, engine, errors, schemas
+from lms_core.gradebook import engine, errors, schemas
 from lms_core.gradebook.models import (
     DEFAULT_LETTER_SCALE,
     GradebookSettings,
@@ -44,34 +45,6 @@ from lms_core.gradebook.models import (
     ItemKind,
 )
 from lms_core.pagination import decode_time_cursor, encode_time_cursor
-
-
-@dataclass(frozen=True, slots=True)
-class Standing:
-    """A student's running total in a course: released grades only (what the student sees).
-
-    ``percent``/``letter``: None while nothing counts. ``passed``: None when the course sets no
-    passing percent; else whether ``percent`` reaches it (False while nothing counts)."""
-
-    percent: float | None
-    letter: str | None
-    passed: bool | None
-    requires_passing_grade: bool = False
-
-
-async def course_standing(
-    session: AsyncSession, course_id: uuid.UUID, student_id: uuid.UUID
-) -> Standing:
-    """The student's standing (no permission check: for other domains, e.g. certificates)."""
-    book, row = await engine.student_totals(session, course_id, student_id)
-    assert row.totals is not None
-    return Standing(
-        percent=compute.rounded(row.totals.percent),
-        letter=row.letter,
-        passed=row.passed,
-        requires_passing_grade=book.requires_passing_grade,
-    )
-
 
 # --- access ------------------------------------------------------------------------------------
 
@@ -155,6 +128,7 @@ async def set_settings(
         .on_conflict_do_update(index_elements=["course_id"], set_=values)
     )
     row = await session.get(GradebookSettings, course_id, populate_existing=True)
+    await certificates.enqueue_course_recheck(session, course_id)
     return _settings_out(row)
 
 
@@ -222,6 +196,7 @@ async def create_category(
     )
     session.add(row)
     await session.flush()
+    await certificates.enqueue_course_recheck(session, course_id)
     return category_out(row)
 
 
@@ -236,6 +211,7 @@ async def update_category(
         if value is not None:
             setattr(row, name, value)
     await session.flush()
+    await certificates.enqueue_course_recheck(session, row.course_id)
     return category_out(row)
 
 
@@ -244,6 +220,7 @@ async def delete_category(session: AsyncSession, actor: Actor, category_id: uuid
     row = await _category(session, actor, category_id)
     await session.delete(row)
     await session.flush()
+    await certificates.enqueue_course_recheck(session, row.course_id)
 
 
 # --- items -------------------------------------------------------------------------------------
@@ -308,6 +285,7 @@ async def create_item(
             await session.flush()
     except IntegrityError:  # a concurrent request made the course's attendance item first
         raise errors.AttendanceItemExists() from None
+    await certificates.enqueue_course_recheck(session, course_id)
     return await _item_out(session, row)
 
 
@@ -326,6 +304,7 @@ async def update_item(
         if name in fields and value is not None:
             setattr(row, name, value)
     await session.flush()
+    await certificates.enqueue_course_recheck(session, row.course_id)
     return await _item_out(session, row)
 
 
@@ -335,6 +314,7 @@ async def delete_item(session: AsyncSession, actor: Actor, item_id: uuid.UUID) -
         raise errors.LessonItemFixed()
     await session.delete(row)
     await session.flush()
+    await certificates.enqueue_course_recheck(session, row.course_id)
 
 
 # --- scores and overrides ----------------------------------------------------------------------
@@ -357,6 +337,7 @@ async def set_score(
         .values(item_id=row.id, student_id=student_id, course_id=row.course_id, **values)
         .on_conflict_do_update(index_elements=["item_id", "student_id"], set_=values)
     )
+    await certificates.enqueue_if_eligible(session, row.course_id, student_id)
     return schemas.ScoreOut(item_id=row.id, student_id=student_id, points=data.points)
 
 
@@ -412,6 +393,7 @@ async def set_override(
         )
     )
     await session.flush()
+    await certificates.enqueue_if_eligible(session, row.course_id, student_id)
     return schemas.OverrideOut(
         item_id=row.id,
         student_id=student_id,
@@ -450,6 +432,7 @@ async def remove_override(
     )
     await session.delete(current)
     await session.flush()
+    await certificates.enqueue_if_eligible(session, row.course_id, student_id)
 
 
 async def audit(

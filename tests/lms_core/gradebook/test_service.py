@@ -19,6 +19,7 @@ from lms_core.clock import utcnow
 from lms_core.courses.models import Course, LessonKind
 from lms_core.gradebook import errors, reports, schemas, service
 from lms_core.gradebook.models import GradeItem, GradeOverrideLog, ItemKind
+from lms_core.gradebook.standing import Standing, course_standing
 from lms_core.grading.models import Grade, GradeStatus
 from lms_core.live.models import LiveRole, LiveSession, LiveSessionStatus
 from lms_core.live.room_models import LiveAttendanceInterval, LiveParticipant, LiveRoom
@@ -210,8 +211,8 @@ async def test_weighted_total_by_hand(session: AsyncSession) -> None:
     # Quizzes: 10, 4, 7 of 10, drop the 4: 17/20 = 85 %. Assignments: 80/100 + 5 bonus (the
     # draft 90 does not count) = 85 %. Attendance: 3 of 4 ended sessions = 75 %.
     # 0.3*85 + 0.5*85 + 0.2*75 = 83.0 -> B, passed (60).
-    standing = await service.course_standing(session, b.course.id, b.student.id)
-    assert standing == service.Standing(83.0, "B", True, False)
+    standing = await course_standing(session, b.course.id, b.student.id)
+    assert standing == Standing(83.0, "B", True, False)
     mine = await reports.my_grades(session, Actor(user=b.student), b.course.id)
     assert (mine.percent, mine.letter, mine.passed) == (83.0, "B", True)
     assert {c.name: c.percent for c in mine.categories} == {
@@ -231,8 +232,8 @@ async def test_weighted_total_by_hand(session: AsyncSession) -> None:
     assert by_title["Bonus"].points == 5
     # The other student: attended 1 of 4 (25 %) and nothing else graded: the running total
     # is attendance alone.
-    other = await service.course_standing(session, b.course.id, b.other.id)
-    assert other == service.Standing(25.0, "F", False, False)
+    other = await course_standing(session, b.course.id, b.other.id)
+    assert other == Standing(25.0, "F", False, False)
 
 
 async def test_drafts_count_once_released(session: AsyncSession) -> None:
@@ -241,7 +242,7 @@ async def test_drafts_count_once_released(session: AsyncSession) -> None:
         update(Grade).where(Grade.lesson_id == b.lessons["a2"]).values(status=GradeStatus.RELEASED)
     )
     # Assignments: (80 + 90 + 5) / 200 = 87.5 %: 0.3*85 + 0.5*87.5 + 0.2*75 = 84.25
-    standing = await service.course_standing(session, b.course.id, b.student.id)
+    standing = await course_standing(session, b.course.id, b.student.id)
     assert standing.percent == 84.25
     # Staff see the same totals; the table also shows drafts as drafts.
     page = await reports.gradebook_page(session, b.owner, b.course.id, cursor=None, limit=50)
@@ -286,7 +287,7 @@ async def test_override_wins_and_is_audited(session: AsyncSession) -> None:
         schemas.OverrideIn(points=10, reason="regraded on appeal"),
     )
     # Quizzes 10, 10, 7: drop the 7 -> 100 %: 30 + 42.5 + 15 = 87.5
-    assert (await service.course_standing(session, b.course.id, b.student.id)).percent == 87.5
+    assert (await course_standing(session, b.course.id, b.student.id)).percent == 87.5
     # An override on an ungraded (draft) item counts too: a2 at 100/100 -> (80+100+5)/200.
     await service.set_override(
         session,
@@ -296,7 +297,7 @@ async def test_override_wins_and_is_audited(session: AsyncSession) -> None:
         schemas.OverrideIn(points=100, reason="oral exam"),
     )
     assert (
-        await service.course_standing(session, b.course.id, b.student.id)
+        await course_standing(session, b.course.id, b.student.id)
     ).percent == 30 + 0.5 * 92.5 + 15
     await service.set_override(
         session, b.owner, b.items["q2"], b.student.id, schemas.OverrideIn(points=8, reason="typo")
@@ -368,9 +369,9 @@ async def test_without_categories_points_count(session: AsyncSession) -> None:
     await grade(session, b, "q1", b.student, 6, 10)
     await grade(session, b, "a1", b.student, 70, 100)
     await grade(session, b, "a2", b.student, None, 100)  # released without points: not graded
-    standing = await service.course_standing(session, b.course.id, b.student.id)
-    assert standing == service.Standing(round(76 / 110 * 100, 2), "D", None, False)
-    assert (await service.course_standing(session, b.course.id, b.other.id)).percent is None
+    standing = await course_standing(session, b.course.id, b.student.id)
+    assert standing == Standing(round(76 / 110 * 100, 2), "D", None, False)
+    assert (await course_standing(session, b.course.id, b.other.id)).percent is None
 
 
 async def test_bad_input(session: AsyncSession) -> None:
@@ -419,7 +420,7 @@ async def test_an_override_on_a_draft_is_out_of_the_drafts_max(session: AsyncSes
     )
     # Bob: quizzes 5/10 (not 5/100, the item's default) = 50 %, attendance 25 %:
     # (0.3*50 + 0.2*25) / 0.5 = 40.0
-    assert (await service.course_standing(session, b.course.id, b.other.id)).percent == 40.0
+    assert (await course_standing(session, b.course.id, b.other.id)).percent == 40.0
     page = await reports.gradebook_page(session, b.owner, b.course.id, cursor=None, limit=50)
     bob = next(s for s in page.students if s.student.id == b.other.id)
     cell = bob.scores[b.items["q1"]]
