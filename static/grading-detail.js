@@ -3,10 +3,12 @@
 // level; the total is their sum) or by points, feedback text and files, Save draft, Release,
 // a regrade with its reason once released, and the grade's history.
 //   GET /submissions/{id}; GET|PUT /lessons/{id}/grades/{student id} (expected_version);
+//   GET /quiz-attempts/{id}/review (the attempt's questions and answers: grading-attempt.js);
 //   POST /lessons/{id}/grades/release {student_ids}; POST|DELETE /grades/{id}/files;
 //   GET /grades/{id}/history.
 
 import { API, ApiError, api } from "./api.js";
+import { attemptReview, attemptWork, manualQuestions } from "./grading-attempt.js";
 import { button, el, formatBytes, problemText, progressLine } from "./ui.js";
 
 const fmt = (n) => (n === null || n === undefined ? "—" : `${Number(Number(n).toFixed(2))}`);
@@ -75,7 +77,8 @@ export class GradingPanel {
       if (!(error instanceof ApiError)) throw error;
       if (error.code !== "grade_not_found") return this.say(problemText(error), "error");
     }
-    this.node.append(await this.work());
+    this.workBox = await this.work();
+    this.node.append(this.workBox);
     this.form = el("div", null, "grading-form");
     // Whether the form differs from the saved grade: releasing an unchanged draft saves nothing.
     const changed = () => {
@@ -114,6 +117,15 @@ export class GradingPanel {
       }
     } else if (this.item.attempt_id) {
       box.append(el("p", `Quiz attempt submitted ${when(this.item.submitted_at)}. Objective questions were graded automatically; give the essay questions their points below.`));
+      // The attempt the grade's question_points apply to (the one that counts or waits).
+      try {
+        const review = await attemptReview(this.grade?.attempt_id || this.item.attempt_id);
+        this.essays = manualQuestions(review);
+        box.append(attemptWork(review));
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+        box.append(el("p", problemText(error), "messages error"));
+      }
     } else {
       box.append(el("p", "Nothing handed in.", "muted"));
     }
@@ -176,16 +188,18 @@ export class GradingPanel {
       parts.push(this.totalLine);
     } else if (this.item.attempt_id) {
       const saved = g?.question_points || {};
-      for (const essay of this.ctx.essays) {
+      const essays = this.essays || this.ctx.essays;
+      for (const essay of essays) {
         const input = document.createElement("input");
         input.type = "number";
         input.min = "0";
+        if (essay.max !== undefined) input.max = String(essay.max);
         input.step = "any";
         input.value = saved[essay.id] ?? "";
         essayInputs.set(essay.id, input);
         parts.push(this.field(`Points for ${essay.label}`, input));
       }
-      if (!this.ctx.essays.length) parts.push(el("p", "This quiz has no essay question to grade by hand.", "muted"));
+      if (!essays.length) parts.push(el("p", "This quiz has no essay question to grade by hand.", "muted"));
     } else {
       pointsInput = document.createElement("input");
       pointsInput.type = "number";
@@ -280,6 +294,11 @@ export class GradingPanel {
       if (andRelease) {
         await api("POST", `/lessons/${this.ctx.lesson.id}/grades/release`, { student_ids: [this.student.id] });
         this.grade = await api("GET", path);
+      }
+      if (this.item.attempt_id) {
+        const work = await this.work(); // the questions' points as saved
+        this.workBox.replaceWith(work);
+        this.workBox = work;
       }
       this.renderForm();
       this.say(andRelease ? "Saved and released to the student." : this.grade.status === "released" ? "Regrade saved; the student is told." : "Draft saved.", "success");

@@ -290,6 +290,9 @@ async def test_gradebook_override_and_the_students_grades_page(
     assert unexpected(problems) == []
 
 
+ESSAY_TEXT = "For food\nand <b>warmth</b>.\n\nAnd to breed."
+
+
 async def test_staff_grade_a_quiz_essay_and_release(
     page: Page,
     people: tuple[ApiUser, ApiUser],
@@ -314,19 +317,21 @@ async def test_staff_grade_a_quiz_essay_and_release(
             "options": [{"id": "a", "text": "Yes", "correct": True}, {"id": "b", "text": "No"}],
         },
     )
+    # The essay is drawn from a pool: only the attempt knows it (the panel reads the attempt).
+    pool = await teacher.call("POST", f"/courses/{course['id']}/question-banks", {"title": "P"})
     essay = await teacher.call(
         "POST",
-        f"/question-banks/{bank['id']}/questions",
+        f"/question-banks/{pool['id']}/questions",
         {"type": "essay", "prompt": "Why do birds migrate?", "points": 5},
     )
-    items = [{"question_id": choice["id"]}, {"question_id": essay["id"]}]
+    items = [{"question_id": choice["id"]}, {"bank_id": pool["id"], "count": 1}]
     await teacher.call("PUT", f"/lessons/{lesson['id']}/quiz", {"items": items})
     await teacher.call("POST", f"/courses/{course['id']}/publish")
     await student.call("POST", f"/courses/{course['id']}/enrollments")
     attempt = await student.call("POST", f"/lessons/{lesson['id']}/quiz/attempts")
     answers = {
         choice["id"]: {"type": "single_choice", "option_id": "a"},
-        essay["id"]: {"type": "essay", "text": "For food and warmth."},
+        essay["id"]: {"type": "essay", "text": ESSAY_TEXT},
     }
     for question_id, answer in answers.items():
         await student.call(
@@ -343,9 +348,19 @@ async def test_staff_grade_a_quiz_essay_and_release(
     await row.get_by_role("button", name="Grade Stu Dent").click()
     panel = page.locator("#grading-panel")
     await expect(panel.locator("#grading-work")).to_contain_text("Quiz attempt submitted")
+    # The student's essay in full, as text (line breaks kept, no markup), before it is graded.
+    essay_text = panel.locator(".grading-essay-text")
+    await expect(essay_text).to_have_count(1)
+    assert await essay_text.text_content() == ESSAY_TEXT
+    await expect(essay_text.locator("b")).to_have_count(0)
+    await expect(panel.locator(".grading-question").nth(1)).to_contain_text("Not graded yet")
+    objective = panel.locator(".grading-question").nth(0)
+    await expect(objective).to_contain_text("Answer: Yes")
+    await expect(objective).to_contain_text("2 / 2 (graded automatically)")
     await panel.get_by_label("Points for question 2 (essay, 5 pt)").fill("4")
     await panel.get_by_role("button", name="Save and release").click()
     await expect(panel.locator("#grading-status")).to_contain_text("Released: 6 / 7")
+    await expect(panel.locator(".grading-question").nth(1)).to_contain_text("Points given: 4 / 5")
     mine = await student.call("GET", f"/lessons/{lesson['id']}/my-grade")
     assert (mine["status"], mine["points"], mine["max_points"]) == ("released", 6, 7)
     assert unexpected(problems) == []
