@@ -167,6 +167,9 @@ async function editorPage() {
       const gradebook = el("a", "Gradebook", "gradebook-link");
       gradebook.href = `/teach/courses/${course.id}/gradebook`;
       view.after(" · ", gradebook);
+      const banks = el("a", "Question banks", "question-banks-link");
+      banks.href = `/teach/courses/${course.id}/question-banks`;
+      gradebook.after(" · ", banks);
     }
     document.getElementById("publish").hidden = course.status !== "draft";
     document.getElementById("archive").hidden =

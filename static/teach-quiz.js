@@ -147,7 +147,11 @@ export class QuizBuilder {
     pick.setAttribute("aria-labelledby", pickTitle.id);
     pick.append(pickTitle);
     if (!this.banks.length) {
-      pick.append(el("p", "This course has no question banks yet: create one through the API and add questions to it.", "muted"));
+      const none = el("p", "This course has no question banks yet: ", "muted");
+      const banks = el("a", "create one and add questions to it");
+      banks.href = `/teach/courses/${this.lesson.course_id}/question-banks`;
+      none.append(banks, ".");
+      pick.append(none);
     } else {
       pick.append(this.pickForm(), this.poolForm());
     }

@@ -57,6 +57,7 @@ GRADING_PAGES = {
     "/teach/lessons/{lesson}/settings": "lesson-settings.html",
     "/teach/lessons/{lesson}/grading": "grading.html",
     "/teach/courses/{course}/gradebook": "gradebook.html",
+    "/teach/courses/{course}/question-banks": "question-banks.html",
     "/courses/{course}/grades": "grades.html",
 }
 

@@ -553,6 +553,7 @@ GRADING_PAGES = {
     f"/teach/lessons/{GRADING_ID}/settings": ("lesson-settings", "/static/lesson-settings.js"),
     f"/teach/lessons/{GRADING_ID}/grading": ("grading", "/static/grading.js"),
     f"/teach/courses/{GRADING_ID}/gradebook": ("gradebook", "/static/gradebook.js"),
+    f"/teach/courses/{GRADING_ID}/question-banks": ("question-banks", "/static/question-banks.js"),
     f"/courses/{GRADING_ID}/grades": ("grades", "/static/grades.js"),
 }
 # The one module that may parse HTML: it puts the server's sanitised brief/feedback in the page.
