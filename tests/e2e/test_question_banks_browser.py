@@ -1,7 +1,8 @@
 """Building question banks in a real browser (/teach/courses/{course id}/question-banks,
 static/question-banks.js + question-form*.js), at phone width.
 
-An instructor with a course (made over HTTP) follows the course editor's "Question banks" link,
+An instructor with a course (made over HTTP) follows the link in the empty quiz builder, then
+the course editor's "Question banks" link,
 creates a bank, adds one question of every type through the form (the API then has exactly
 those definitions), is shown the server's validation problem next to the field for a numeric
 question without an answer, edits a question, filters by tag, deletes a question, renames the
@@ -278,7 +279,7 @@ async def definitions(teacher: ApiUser, bank_id: str) -> list[dict[str, Any]]:
 
 
 async def test_staff_build_a_bank_of_every_type_and_move_it_between_banks(
-    page: Page, teacher: ApiUser, problems: PageProblems
+    page: Page, live_server: LiveServer, teacher: ApiUser, problems: PageProblems
 ) -> None:
     course = await teacher.call(
         "POST", "/courses", {"title": f"Banked {secrets.token_hex(3)}", "level": "beginner"}
@@ -286,9 +287,20 @@ async def test_staff_build_a_bank_of_every_type_and_move_it_between_banks(
     problems.expected_api_errors.add(422)  # the numeric question without its answer
     await page.set_viewport_size(PHONE)
     await sign_in(page, teacher.email)
+    # The quiz builder of a course without banks links here...
+    module = await teacher.call("POST", f"/courses/{course['id']}/modules", {"title": "Checks"})
+    lesson = await teacher.call(
+        "POST", f"/modules/{module['id']}/lessons", {"title": "Weekly check", "kind": "quiz"}
+    )
+    await page.goto(f"/teach/lessons/{lesson['id']}/settings")
+    await page.get_by_role("link", name="create one and add questions to it").click()
+    await expect(page.locator("#page-title")).to_have_text("Question banks")
+    await expect(page).to_have_url(f"{live_server.url}/teach/courses/{course['id']}/question-banks")
+    # ...and so does the course editor.
     await page.goto(f"/teach/{course['id']}")
     await page.get_by_role("link", name="Question banks").click()
     await expect(page.locator("#page-title")).to_have_text("Question banks")
+    await expect(page.locator("#page-subtitle")).to_have_text(course["title"])
     await expect(page.locator("#bank-list")).to_have_text("This course has no question banks yet.")
 
     # A bank.
@@ -316,6 +328,17 @@ async def test_staff_build_a_bank_of_every_type_and_move_it_between_banks(
     await expect(answer).to_have_attribute("aria-invalid", "true")
     await expect(form.locator(".field-error")).to_have_text(["Field required"])
     await no_horizontal_overflow(page)
+    # A problem with a list of rows is shown under the list's legend.
+    await form.get_by_label("Question type").select_option("single_choice")
+    for i, text in enumerate(["yes", "no"]):
+        await row(form, "Options", i).get_by_label("Option text").fill(text)
+    await form.get_by_role("button", name="Add the question").click()
+    await expect(problems_box).to_contain_text(
+        "options: exactly one option must be correct (found 0)"
+    )
+    await expect(form.locator("fieldset .field-error")).to_have_text(
+        ["exactly one option must be correct (found 0)"]
+    )
     await form.get_by_role("button", name="Cancel").click()
     await expect(page.locator("#question-form")).to_have_count(0)
     assert len(await definitions(teacher, main)) == 8
@@ -416,4 +439,5 @@ async def test_staff_build_a_bank_of_every_type_and_move_it_between_banks(
     banks = (await teacher.call("GET", f"/courses/{course['id']}/question-banks"))["items"]
     assert [b["title"] for b in banks] == ["Main checks", "Copy"]
 
-    assert problems.errors == []
+    # The one other error answer: the builder's GET of a quiz not set up yet (quiz_not_found).
+    assert [e for e in problems.errors if not e.endswith(f"/lessons/{lesson['id']}/quiz)")] == []
