@@ -22,20 +22,25 @@ function excerpt(question) {
 
 const points = (n) => `${Number(Number(n).toFixed(2))} pt`;
 
-/** Asks in place (two buttons) before something is deleted; focus goes to "Keep". */
-function confirmInline(anchor, question, yesText, onYes) {
+/** Asks in place (two buttons) before something is deleted; focus goes to "Keep it". */
+function confirmInline(opener, question, yesText, onYes) {
+  const row = opener.closest("li");
+  const open = row.querySelector(".confirm-inline");
+  if (open) {
+    open.querySelector("button:last-child").focus();
+    return;
+  }
   const box = el("div", null, "confirm-inline");
   box.setAttribute("role", "group");
-  const text = el("p", question);
+  box.setAttribute("aria-label", question);
   const yes = button(yesText, "button danger small");
   const no = button("Keep it", "button secondary small");
-  box.setAttribute("aria-label", question);
-  box.append(text, yes, no);
-  anchor.after(box);
+  box.append(el("p", question), yes, no);
+  row.append(box);
   no.focus();
   no.addEventListener("click", () => {
     box.remove();
-    anchor.querySelector("button")?.focus();
+    opener.focus();
   });
   yes.addEventListener("click", async () => {
     yes.disabled = true;
@@ -127,7 +132,7 @@ class BankEditor {
       rename.addEventListener("click", () => this.renameForm(li, bank));
       const remove = button("Delete", "button secondary small danger", `Delete “${bank.title}”`);
       remove.addEventListener("click", () =>
-        confirmInline(li, `Delete “${bank.title}” and its ${count}?`, "Delete the bank", () => this.deleteBank(bank)),
+        confirmInline(remove, `Delete “${bank.title}” and its ${count}?`, "Delete the bank", () => this.deleteBank(bank)),
       );
       actions.append(rename, remove);
     }
@@ -268,7 +273,7 @@ class BankEditor {
       edit.addEventListener("click", () => this.edit(q));
       const remove = button("Delete", "button secondary small danger", `Delete “${text}”`);
       remove.addEventListener("click", () =>
-        confirmInline(actions, `Delete the question “${text}”?`, "Delete the question", () => this.deleteQuestion(q)),
+        confirmInline(remove, `Delete the question “${text}”?`, "Delete the question", () => this.deleteQuestion(q)),
       );
       actions.append(edit, remove);
       li.append(actions);

@@ -377,7 +377,9 @@ async def test_staff_build_a_bank_of_every_type_and_move_it_between_banks(
 
     # Delete the essay (asked in place first).
     await page.get_by_role("button", name="Delete “Discuss.”").click()
-    await page.get_by_role("button", name="Keep it").click()
+    await expect(page.get_by_role("button", name="Keep it")).to_be_focused()
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("button", name="Delete “Discuss.”")).to_be_focused()
     await expect(listed).to_have_count(8)
     await page.get_by_role("button", name="Delete “Discuss.”").click()
     await page.get_by_role("button", name="Delete the question").click()
