@@ -105,7 +105,8 @@ function fillInBlank(q, form) {
     min: 1,
     make(data) {
       const node = el("div", null, "qf-row-fields");
-      const id = input("text", "blank_id", data.id || freshId("b", usedIds(list)));
+      const taken = new Set(list.rows.map((r) => r.node.querySelector("[name=blank_id]").value.trim()));
+      const id = input("text", "blank_id", data.id || freshId("b", taken));
       const accepted = textarea("accepted", (data.accepted || []).join("\n"), 2);
       const caseSensitive = check("case_sensitive", data.case_sensitive ?? false, "Case sensitive");
       const whitespace = check(
@@ -123,7 +124,6 @@ function fillInBlank(q, form) {
       );
       return {
         node,
-        id: data.id,
         read(index) {
           at(id, `blanks.${index}.id`);
           at(accepted, `blanks.${index}.accepted`);

@@ -38,7 +38,10 @@ export class QuestionForm {
     this.problems.setAttribute("role", "alert");
 
     this.type = select("type", TYPE_NAMES, q.type || "single_choice");
-    this.type.addEventListener("change", () => this.showType({}));
+    this.type.addEventListener("change", () => {
+      this.clearProblems();
+      this.showType({});
+    });
     this.prompt = at(textarea("prompt", q.prompt, 4), "prompt");
     this.format = at(select("prompt_format", FORMATS, q.prompt_format || "markdown"), "prompt_format");
     this.points = at(input("number", "points", q.points ?? 1), "points");

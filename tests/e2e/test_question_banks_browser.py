@@ -100,6 +100,14 @@ async def add_every_type(page: Page) -> None:
     city, total = row(form, "Blanks", 0), row(form, "Blanks", 1)
     await expect(city.get_by_label("Blank id")).to_have_value("city")
     await expect(total.get_by_label("Blank id")).to_have_value("sum")
+    # Blanks added by hand get ids of their own; these two are removed again.
+    for _ in range(2):
+        await form.get_by_role("button", name="Add a blank").click()
+    await expect(row(form, "Blanks", 2).get_by_label("Blank id")).to_have_value("b1")
+    await expect(row(form, "Blanks", 3).get_by_label("Blank id")).to_have_value("b2")
+    await form.get_by_role("button", name="Remove blank 4").click()
+    await form.get_by_role("button", name="Remove blank 3").click()
+    await expect(form.locator("fieldset.qf-rows .qf-row")).to_have_count(2)
     await city.get_by_label("Accepted answers (one per line)").fill("Paris\nParis, France")
     await city.get_by_label("Case sensitive").check()
     await total.get_by_label("Accepted answers (one per line)").fill("four")
