@@ -451,3 +451,44 @@ async def test_staff_build_a_bank_of_every_type_and_move_it_between_banks(
 
     # The one other error answer: the builder's GET of a quiz not set up yet (quiz_not_found).
     assert [e for e in problems.errors if not e.endswith(f"/lessons/{lesson['id']}/quiz)")] == []
+
+
+async def test_a_teaching_assistant_sees_the_banks_but_cannot_change_them(
+    page: Page,
+    live_server: LiveServer,
+    accounts: Accounts,
+    database_url: str,
+    teacher: ApiUser,
+    problems: PageProblems,
+) -> None:
+    course = await teacher.call(
+        "POST", "/courses", {"title": f"Assisted {secrets.token_hex(3)}", "level": "beginner"}
+    )
+    bank = await teacher.call("POST", f"/courses/{course['id']}/question-banks", {"title": "Main"})
+    await teacher.call(
+        "POST",
+        f"/question-banks/{bank['id']}/questions",
+        {"type": "true_false", "prompt": "Water is wet.", "tags": ["facts"], "correct": True},
+    )
+    assistant = await api_user(live_server, accounts, database_url, "Tia Assist", instructor=False)
+    try:
+        me = await assistant.call("GET", "/users/me")
+        await teacher.call(
+            "PUT", f"/courses/{course['id']}/staff/{me['id']}", {"role": "teaching_assistant"}
+        )
+        await page.set_viewport_size(PHONE)
+        await sign_in(page, assistant.email)
+        await page.goto(f"/teach/courses/{course['id']}/question-banks")
+        await page.get_by_role("button", name="Main (1 question)").click()
+        listed = page.locator("#question-list .qb-question")
+        await expect(listed).to_have_count(1)
+        await expect(listed.first).to_contain_text("True/false Water is wet.")
+        await expect(listed.first).to_contain_text("1 pt · tags: facts")
+        await expect(page.get_by_role("link", name="Export as JSON")).to_be_visible()
+        for name in ("Add a question", "Create the bank", "Rename “Main”", "Edit “Water is wet.”"):
+            await expect(page.get_by_role("button", name=name)).to_have_count(0)
+        await expect(page.locator("#import-json-form")).to_have_count(0)
+        await no_horizontal_overflow(page)
+    finally:
+        await assistant.http.close()
+    assert problems.errors == []
