@@ -45,7 +45,8 @@ export function problemText(error) {
   const fields = error.fieldErrors
     .map((e) => {
       const where = Array.isArray(e.loc) ? e.loc.filter((p) => p !== "body").join(".") : "";
-      return where ? `${where}: ${e.msg}` : e.msg;
+      const text = e.message || e.msg || e.type || ""; // problem+json field errors carry "message"
+      return where ? `${where}: ${text}` : text;
     })
     .filter(Boolean);
   return `${error.message}${fields.length ? ` ${fields.join("; ")}.` : ""}${reference}`;
