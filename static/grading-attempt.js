@@ -2,9 +2,12 @@
 //   GET /quiz-attempts/{id}/review.
 // Every question as the attempt drew it (pools included) with the student's answer: an essay's
 // text in full as text (never HTML; line breaks kept), objective answers summarised with their
-// automatic points, and the key. The essay questions are returned for the panel's points inputs.
+// automatic points, and the key. Only the server-sanitised prompt_html goes through
+// sanitisedFragment (assignment-grade.js, the one module that parses HTML); answers are text. The
+// essay questions are returned for the panel's points inputs.
 
 import { api } from "./api.js";
+import { sanitisedFragment } from "./assignment-grade.js";
 import { TYPE_NAMES, keyLines } from "./quiz-questions.js";
 import { el } from "./ui.js";
 
@@ -19,19 +22,6 @@ export function manualQuestions(review) {
   return review.questions
     .filter((q) => q.needs_manual)
     .map((q) => ({ id: q.question_id, label: `question ${q.position} (${q.type}, ${fmt(q.max_points)} pt)`, max: q.max_points }));
-}
-
-/**
- * The server sanitises ``prompt_html`` with an allow-list (as for the student taking the quiz);
- * DOMParser gives an inert document whose nodes are moved over. Only prompt_html is parsed:
- * every answer is put in as text.
- */
-function prompt(sanitisedHtml) {
-  const parsed = new DOMParser().parseFromString(sanitisedHtml || "", "text/html");
-  for (const a of parsed.body.querySelectorAll("a[href]")) a.setAttribute("rel", "noopener noreferrer nofollow");
-  const div = el("div", null, "prose quiz-prompt");
-  div.append(...parsed.body.childNodes);
-  return div;
 }
 
 /** An objective answer as one line of text (``null``: nothing answered). */
@@ -77,7 +67,7 @@ function question(q) {
   const li = el("li", null, "grading-question");
   li.dataset.questionId = q.question_id;
   li.dataset.type = q.type;
-  li.append(el("h4", `Question ${q.position} · ${TYPE_NAMES[q.type] || q.type} · ${fmt(q.max_points)} pt`), prompt(q.prompt_html));
+  li.append(el("h4", `Question ${q.position} · ${TYPE_NAMES[q.type] || q.type} · ${fmt(q.max_points)} pt`), sanitisedFragment(q.prompt_html, "prose quiz-prompt"));
   if (q.type === "essay") {
     const text = q.answer?.text ?? "";
     if (text) {

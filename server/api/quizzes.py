@@ -69,7 +69,7 @@ async def start_attempt(call: Call[Empty, Empty, LessonPath]) -> schemas.Attempt
     summary="One's own attempts at a quiz, oldest first, with their scores once graded",
     path_params=LessonPath,
     response=schemas.AttemptListOut,
-    errors=(401, 403, 404, 422),
+    errors=(401, 403, 404, 409, 422),
 )
 async def my_attempts(call: Call[Empty, Empty, LessonPath]) -> schemas.AttemptListOut:
     return await history.my_attempts(call.db, call.actor, call.path.lesson_id)

@@ -608,10 +608,11 @@ async def test_the_sanitised_html_module_parses_only_the_servers_sanitised_field
 ) -> None:
     text = await (await client.get(SANITISED_HTML_MODULE)).text()
     assert text.count("new DOMParser()") == 1
-    for script in ("/static/assignment.js", SANITISED_HTML_MODULE):
+    for script in ("/static/assignment.js", "/static/grading-attempt.js", SANITISED_HTML_MODULE):
         source = await (await client.get(script)).text()
         calls = re.findall(r"sanitisedFragment\(([\w.]+),", source)
-        assert set(calls) <= {"a.brief_html", "grade.feedback_html", "sanitisedHtml"}, calls
+        allowed = {"a.brief_html", "grade.feedback_html", "q.prompt_html", "sanitisedHtml"}
+        assert set(calls) <= allowed, calls
     learn = await module_graph(client, "/static/courses.js")
     assert "/static/assignment.js" in learn
     assert "/static/assignment-grade.js" in learn
