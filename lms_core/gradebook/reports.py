@@ -19,8 +19,8 @@ from lms_core.courses import access
 from lms_core.courses.access import CourseRole
 from lms_core.gradebook import compute, engine, errors, schemas
 from lms_core.gradebook.service import staff_course
-from lms_core.live.attendance import defuse
 from lms_core.pagination import invalid_cursor
+from lms_core.spreadsheet import defuse
 
 # --- the staff table ---------------------------------------------------------------------------
 

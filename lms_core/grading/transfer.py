@@ -40,6 +40,7 @@ from lms_core.grading.models import Grade, GradeStatus
 from lms_core.mail.service import Mailer
 from lms_core.pagination import invalid_cursor
 from lms_core.quizzes.models import AttemptStatus, Quiz, QuizAttempt
+from lms_core.spreadsheet import defuse, undefuse
 from lms_core.storage.filenames import sanitize_filename
 
 BUCKETS = {"ungraded": 0, "draft": 1, "released": 2}
@@ -250,17 +251,7 @@ async def submissions_zip(
 # --- CSV ---------------------------------------------------------------------------------------
 
 HEADER = ("email", "points", "feedback")
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 MAX_CSV_ROWS = 10_000
-
-
-def _cell(value: str) -> str:
-    """Spreadsheets run a cell that starts like a formula: make it text."""
-    return "'" + value if value.startswith(_FORMULA) else value
-
-
-def _uncell(value: str) -> str:
-    return value[1:] if value.startswith("'") and value[1:].startswith(_FORMULA) else value
 
 
 async def _roster(session: AsyncSession, course_id: uuid.UUID) -> list[User]:
@@ -291,9 +282,9 @@ async def export_csv(session: AsyncSession, actor: Actor, lesson_id: uuid.UUID) 
         points = "" if grade is None or grade.raw_points is None else f"{grade.raw_points:g}"
         writer.writerow(
             [
-                _cell(user.email),
+                defuse(user.email),
                 points,
-                _cell(grade.feedback_source if grade is not None else ""),
+                defuse(grade.feedback_source if grade is not None else ""),
                 grade.status.value if grade is not None else "",
             ]
         )
@@ -347,9 +338,9 @@ async def _check_lines(
             if len(row) < 2 or len(row) > len(header):
                 problems.append(_error(number, "wrong_column_count", f"Expected {len(header)}."))
                 continue
-            email = _uncell(row[0].strip())
+            email = undefuse(row[0].strip())
             raw_points = row[1].strip()
-            feedback = _uncell(row[2]) if len(row) > 2 and row[2].strip() else None
+            feedback = undefuse(row[2]) if len(row) > 2 and row[2].strip() else None
             user = roster.get(email.casefold())
             if user is None:
                 problems.append(

@@ -21,6 +21,7 @@ from lms_core.clock import utcnow
 from lms_core.errors import PermissionDenied
 from lms_core.live import schemas, service
 from lms_core.live.room_models import LiveAttendanceInterval, LiveParticipant
+from lms_core.spreadsheet import defuse
 
 CSV_HEADER = (
     "user_id",
@@ -31,8 +32,6 @@ CSV_HEADER = (
     "minutes_attended",
     "intervals",
 )
-# A cell starting with one of these is a formula to a spreadsheet (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@")
 
 
 async def attendance(
@@ -80,11 +79,6 @@ async def attendance(
             )
         )
     return schemas.AttendanceOut(live_session_id=live_session_id, participants=out)
-
-
-def defuse(cell: str) -> str:
-    """Prefix ``'`` to a cell a spreadsheet would run as a formula."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def _when(moment: datetime | None) -> str:

@@ -20,6 +20,7 @@ from lms_core.accounts.sessions import Actor
 from lms_core.courses.models import Course
 from lms_core.payments import ledger, schemas
 from lms_core.payments.models import LedgerEntry, LedgerKind, LedgerTransaction, Order
+from lms_core.spreadsheet import defuse
 
 
 def _month() -> ColumnElement[str]:
@@ -146,19 +147,13 @@ async def payables(session: AsyncSession, actor: Actor) -> list[schemas.PayableR
     ]
 
 
-# A cell starting with one of these is a formula to a spreadsheet (CSV injection).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
 def _cell(value: object) -> str:
     if value is None:
         return ""
     text = str(value)
     # Numbers stay numbers (a negative amount is not a formula); text that looks like one is
     # made text with a leading '.
-    if isinstance(value, str) and text.startswith(FORMULA_STARTS):
-        return "'" + text
-    return text
+    return defuse(text) if isinstance(value, str) else text
 
 
 def to_csv(model: type[BaseModel], rows: Sequence[BaseModel]) -> str:
