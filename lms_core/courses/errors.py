@@ -39,7 +39,9 @@ class SlugTaken(Conflict):
 
 class CourseNotDeletable(Conflict):
     default_code = "course_not_deletable"
-    default_detail = "Only a draft course without enrollments can be deleted; archive it instead."
+    default_detail = (
+        "Only a draft course without enrollments or orders can be deleted; archive it instead."
+    )
 
 
 class CourseEmpty(Conflict):

@@ -90,6 +90,10 @@ class Course(IdMixin, TimestampMixin, Base):
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)), default=list)
     price_cents: Mapped[int] = mapped_column(Integer, default=0)
     currency: Mapped[str] = mapped_column(String(3), default="USD")
+    # Open to every subscriber of the platform plan (lms_core.subscriptions) without buying it.
+    included_in_subscription: Mapped[bool] = mapped_column(
+        default=False, server_default=text("false")
+    )
     thumbnail_key: Mapped[str | None] = mapped_column(String(300), default=None)
     status: Mapped[CourseStatus] = mapped_column(
         text_enum(CourseStatus, "course_status"), default=CourseStatus.DRAFT, index=True

@@ -142,6 +142,10 @@ class CourseCreateIn(_CourseFields):
     tags: Tags = Field(default_factory=list)
     price_cents: PriceCents = 0
     currency: Currency = "USD"
+    included_in_subscription: bool = Field(
+        default=False,
+        description="Subscribers of the platform plan enroll in it without buying it.",
+    )
     capacity: Capacity | None = None
     enrollment_opens_at: UtcDatetime | None = None
     enrollment_closes_at: UtcDatetime | None = None
@@ -167,6 +171,7 @@ class CourseUpdateIn(_CourseFields):
     tags: Tags | None = None
     price_cents: PriceCents | None = None
     currency: Currency | None = None
+    included_in_subscription: bool | None = None
     capacity: Capacity | None = None
     enrollment_opens_at: UtcDatetime | None = None
     enrollment_closes_at: UtcDatetime | None = None
@@ -193,6 +198,7 @@ class CourseOut(Output):
     tags: list[str]
     price_cents: int
     currency: str
+    included_in_subscription: bool
     capacity: int | None
     enrollment_opens_at: datetime | None
     enrollment_closes_at: datetime | None

@@ -49,6 +49,7 @@ from lms_core.courses.thumbnails import thumbnail_url
 from lms_core.enrollment.models import Enrollment
 from lms_core.errors import Conflict, FieldError, InvalidInput, PermissionDenied
 from lms_core.pagination import decode_time_cursor, encode_time_cursor
+from lms_core.payments.models import Order
 
 # --- slugs -------------------------------------------------------------------------------------
 
@@ -254,6 +255,7 @@ async def create_course(
         tags=data.tags,
         price_cents=data.price_cents,
         currency=data.currency,
+        included_in_subscription=data.included_in_subscription,
         capacity=data.capacity,
         enrollment_opens_at=data.enrollment_opens_at,
         enrollment_closes_at=data.enrollment_closes_at,
@@ -323,6 +325,7 @@ _PLAIN_FIELDS = (
     "tags",
     "price_cents",
     "currency",
+    "included_in_subscription",
 )
 _NULLABLE_FIELDS = ("category_id", "capacity", "enrollment_opens_at", "enrollment_closes_at")
 
@@ -365,7 +368,9 @@ async def _managed_course(
 async def delete_course(session: AsyncSession, actor: Actor, course_id: uuid.UUID) -> None:
     course, _ = await _managed_course(session, actor, course_id)
     enrolled = await session.scalar(select(exists().where(Enrollment.course_id == course.id)))
-    if course.status is not CourseStatus.DRAFT or enrolled:
+    # Orders are accounting records (kept, RESTRICT): a course anyone tried to buy stays.
+    ordered = await session.scalar(select(exists().where(Order.course_id == course.id)))
+    if course.status is not CourseStatus.DRAFT or enrolled or ordered:
         raise CourseNotDeletable()
     await session.delete(course)
     await session.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lms_core.errors import Conflict, DomainError, Unavailable
+from lms_core.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
 
 
 class PaymentsNotConfigured(Unavailable):
@@ -53,3 +53,17 @@ class InvalidEvent(DomainError):
 
     default_code = "webhook_event_invalid"
     default_detail = "The webhook body is not a Stripe event."
+
+
+class PromotionCodeTaken(Conflict):
+    default_code = "promotion_code_taken"
+    default_detail = "An active promotion code already has this text."
+
+
+class PromotionCodeNotFound(NotFound):
+    default_code = "promotion_code_not_found"
+    default_detail = "No such promotion code."
+
+
+class InvalidPromotionCode(InvalidInput):
+    default_code = "invalid_promotion_code"

@@ -17,9 +17,23 @@ round to more than the whole share) and the platform the remainder; Stripe keeps
 the platform absorbs. Refunding everything thus leaves the instructor at 0 and the platform at
 ``-F``.
 
+A payout (lms_core.payouts) moves what is owed to what was paid, in one currency and outside
+any order; a reversal of the transfer moves it back::
+
+    instructor_payable  -X
+    instructor_paid     +X
+
+so ``instructor_payable:<user>`` is always what is still owed (negative after a refund of a sale
+already paid out: carried forward) and ``instructor_paid:<user>`` what was transferred.
+
+The platform plan's invoices (lms_core.subscriptions.accounting) are the platform's alone: an
+invoice paid ``A`` with fee ``F`` posts ``customer -A, stripe_fees +F, platform_revenue
++(A - F)``, and its refund steps ``customer +step, platform_revenue -step``.
+
 Each transaction has a unique ``source`` (``payment:<order>``, ``refund:<order>:<total
-refunded>``): posting the same one twice is a no-op, whatever the order or the number of times
-an event arrives.
+refunded>``, ``payout:<payout>``, ``subscription_payment:<invoice>``,
+``subscription_refund:<invoice>:<total refunded>``): posting the same one twice is a no-op,
+whatever the order or the number of times an event arrives.
 """
 
 from __future__ import annotations
@@ -46,6 +60,10 @@ def customer_account(user_id: uuid.UUID) -> str:
 
 def instructor_account(user_id: uuid.UUID | None) -> str:
     return f"instructor_payable:{user_id if user_id is not None else 'unassigned'}"
+
+
+def instructor_paid_account(user_id: uuid.UUID) -> str:
+    return f"instructor_paid:{user_id}"
 
 
 def split(amount: int, fee: int, percent: float) -> tuple[int, int]:
@@ -87,12 +105,34 @@ async def post(
     entries: Sequence[tuple[str, int]],
 ) -> bool:
     """Record one balanced transaction; False (and nothing written) if ``source`` is posted."""
+    return await post_transaction(
+        session, kind, source, entries, currency=order.currency, order_id=order.id
+    )
+
+
+async def post_transaction(
+    session: AsyncSession,
+    kind: LedgerKind,
+    source: str,
+    entries: Sequence[tuple[str, int]],
+    *,
+    currency: str,
+    order_id: uuid.UUID | None = None,
+    subscription_id: uuid.UUID | None = None,
+) -> bool:
+    """:func:`post` for a transaction that need not belong to an order (a payout, or a
+    subscription invoice's payment or refund, which names its subscription)."""
     if sum(amount for _, amount in entries) != 0:
         raise ValueError(f"unbalanced ledger transaction {source}: {entries}")
     txn_id = await session.scalar(
         insert(LedgerTransaction)
         .values(
-            id=uuid.uuid4(), order_id=order.id, kind=kind, source=source, currency=order.currency
+            id=uuid.uuid4(),
+            order_id=order_id,
+            subscription_id=subscription_id,
+            kind=kind,
+            source=source,
+            currency=currency,
         )
         .on_conflict_do_nothing(index_elements=["source"])
         .returning(LedgerTransaction.id)

@@ -54,6 +54,9 @@ class ReceiptText:
     buyer_name: str
     buyer_email: str
     course_title: str
+    list_price_cents: int
+    discount_cents: int
+    promotion_code: str | None
     amount_cents: int
     refunded_cents: int
     currency: str
@@ -77,6 +80,9 @@ async def receipt_for(session: AsyncSession, actor: Actor, order_id: uuid.UUID) 
         buyer_name=buyer.name,
         buyer_email=buyer.email,
         course_title=course.title,
+        list_price_cents=order.list_price_cents,
+        discount_cents=order.discount_cents,
+        promotion_code=order.promotion_code,
         amount_cents=order.amount_cents,
         refunded_cents=order.refunded_cents,
         currency=order.currency,
@@ -114,21 +120,19 @@ def render_receipt(content: ReceiptText) -> bytes:
     pdf.cell(width - 50, 8, text("Item"), border="B")
     pdf.cell(50, 8, text("Amount"), border="B", align="R", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(fonts.family, "", 11)
-    pdf.cell(width - 50, 8, text(f"Course: {content.course_title}"))
-    pdf.cell(
-        50,
-        8,
-        text(money(content.amount_cents, content.currency)),
-        align="R",
-        new_x="LMARGIN",
-        new_y="NEXT",
-    )
+    lines = [(f"Course: {content.course_title}", content.list_price_cents)]
+    if content.discount_cents:
+        code = f" ({content.promotion_code})" if content.promotion_code else ""
+        lines.append((f"Discount{code}", -content.discount_cents))
     if content.refunded_cents:
-        pdf.cell(width - 50, 8, text("Refunded"))
+        lines.append(("Refunded", -content.refunded_cents))
+    for label, cents in lines:
+        pdf.cell(width - 50, 8, text(label))
+        sign = "-" if cents < 0 else ""
         pdf.cell(
             50,
             8,
-            text("-" + money(content.refunded_cents, content.currency)),
+            text(sign + money(abs(cents), content.currency)),
             align="R",
             new_x="LMARGIN",
             new_y="NEXT",

@@ -1,6 +1,7 @@
 """Revenue reports read from the ledger: an instructor's earnings by course and month, and the
-platform's revenue by month (admins). Months are UTC calendar months of the ledger postings, so a
-refund counts in the month it happened, not the month of the sale."""
+platform's revenue by month (admins; course sales and the platform plan's invoices). Months are
+UTC calendar months of the ledger postings, so a refund counts in the month it happened, not
+the month of the sale."""
 
 from __future__ import annotations
 
@@ -70,63 +71,83 @@ async def instructor_earnings(session: AsyncSession, actor: Actor) -> list[schem
     ]
 
 
+SALES = (LedgerKind.PAYMENT, LedgerKind.SUBSCRIPTION_PAYMENT)
+SALE_KINDS = (*SALES, LedgerKind.REFUND, LedgerKind.SUBSCRIPTION_REFUND)  # not payouts
+
+
 async def platform_revenue(session: AsyncSession, actor: Actor) -> list[schemas.RevenueRow]:
-    """Every sale by month and currency: what buyers paid and got back, Stripe's fees, the
-    platform's share and what is owed to instructors (admins only)."""
+    """Every sale and subscription invoice by month and currency: what buyers paid and got
+    back, Stripe's fees, the platform's share and what is owed to instructors, with the
+    subscriptions' part of each (admins only). Payouts only move what instructors are owed to
+    what they were paid, so they are left out."""
     require_admin(actor)
     month = _month().label("month")
     account = LedgerEntry.account
     amount = LedgerEntry.amount_cents
-    payment = LedgerTransaction.kind == LedgerKind.PAYMENT
+    kind = LedgerTransaction.kind
+    payment = kind.in_(SALES)
+    plan = LedgerTransaction.subscription_id.is_not(None)
     customer = account.startswith("customer:")
+    fees = account == ledger.STRIPE_FEES
+    platform = account == ledger.PLATFORM_REVENUE
+    currency = LedgerTransaction.currency
     stmt = (
         select(
             month,
-            Order.currency,
-            func.count(distinct(case((payment, Order.id)))).label("sales"),
+            currency,
+            func.count(distinct(case((payment, LedgerTransaction.id)))).label("sales"),
             _sum_if(customer & payment, -amount).label("gross"),
             _sum_if(customer & ~payment, amount).label("refunded"),
-            _sum_if(account == ledger.STRIPE_FEES, amount).label("fees"),
-            _sum_if(account == ledger.PLATFORM_REVENUE, amount).label("platform"),
+            _sum_if(fees, amount).label("fees"),
+            _sum_if(platform, amount).label("platform"),
             _sum_if(account.startswith("instructor_payable:"), amount).label("instructors"),
+            func.count(distinct(case((payment & plan, LedgerTransaction.id)))).label("plans"),
+            _sum_if(plan & customer & payment, -amount).label("plan_gross"),
+            _sum_if(plan & customer & ~payment, amount).label("plan_refunded"),
+            _sum_if(plan & fees, amount).label("plan_fees"),
+            _sum_if(plan & platform, amount).label("plan_platform"),
         )
         .select_from(LedgerEntry)
         .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .join(Order, Order.id == LedgerTransaction.order_id)
-        .group_by(month, Order.currency)
-        .order_by(month.desc(), Order.currency)
+        .where(kind.in_(SALE_KINDS))
+        .group_by(month, currency)
+        .order_by(month.desc(), currency)
     )
     return [
         schemas.RevenueRow(
-            month=m,
-            currency=currency,
-            sales=sales,
-            gross_cents=gross,
-            refunded_cents=refunded,
-            stripe_fees_cents=fees,
-            platform_cents=platform,
-            instructors_cents=instructors,
+            month=r.month,
+            currency=r.currency,
+            sales=r.sales,
+            gross_cents=r.gross,
+            refunded_cents=r.refunded,
+            stripe_fees_cents=r.fees,
+            platform_cents=r.platform,
+            instructors_cents=r.instructors,
+            subscription_payments=r.plans,
+            subscription_gross_cents=r.plan_gross,
+            subscription_refunded_cents=r.plan_refunded,
+            subscription_stripe_fees_cents=r.plan_fees,
+            subscription_platform_cents=r.plan_platform,
         )
-        for m, currency, sales, gross, refunded, fees, platform, instructors in (
-            await session.execute(stmt)
-        ).all()
+        for r in (await session.execute(stmt)).all()
     ]
 
 
 async def payables(session: AsyncSession, actor: Actor) -> list[schemas.PayableRow]:
-    """What each instructor is owed, per currency (their ``instructor_payable`` balance), the
-    largest first: the payout report while Stripe Connect is not set up (admins only)."""
+    """What each instructor is owed, per currency (their ``instructor_payable`` balance: earned,
+    less refunds, less what Connect payouts transferred), the largest first: the payout report
+    while Stripe Connect is not set up (admins only). Payouts belong to no order, so this reads
+    the transaction's currency."""
     require_admin(actor)
     prefix = "instructor_payable:"
     owner = func.substr(LedgerEntry.account, len(prefix) + 1)
     balance = func.sum(LedgerEntry.amount_cents).label("balance")
     stmt = (
-        select(owner.label("owner"), Order.currency, balance)
+        select(owner.label("owner"), LedgerTransaction.currency, balance)
         .select_from(LedgerEntry)
         .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .join(Order, Order.id == LedgerTransaction.order_id)
         .where(LedgerEntry.account.startswith(prefix))
-        .group_by(owner, Order.currency)
+        .group_by(owner, LedgerTransaction.currency)
         .having(func.sum(LedgerEntry.amount_cents) != 0)
         .order_by(balance.desc(), owner)
     )

@@ -31,7 +31,7 @@ from lms_core.courses.models import Course
 from lms_core.enrollment import service as enrollment
 from lms_core.errors import NotFound
 from lms_core.pagination import decode_time_cursor, encode_time_cursor
-from lms_core.payments import errors, schemas
+from lms_core.payments import errors, promotions, schemas
 from lms_core.payments.gateway import PaymentsConfig, StripeGateway
 from lms_core.payments.models import InstructorFeeRate, Order, OrderStatus
 
@@ -78,6 +78,7 @@ async def start_checkout(
             ),
         )
     )
+    product = await promotions.course_product(session, gateway, course)
     params: dict[str, Any] = {
         "mode": "payment",
         "line_items": [
@@ -86,10 +87,12 @@ async def start_checkout(
                 "price_data": {
                     "currency": course.currency.lower(),
                     "unit_amount": course.price_cents,
-                    "product_data": {"name": course.title[:250]},
+                    "product": product,
                 },
             }
         ],
+        # The buyer may type a promotion code on Stripe's page; settling takes what was charged.
+        "allow_promotion_codes": True,
         "customer_email": actor.user.email,
         "success_url": config.success_url.format(course_id=course.id)
         + "&session_id={CHECKOUT_SESSION_ID}",
@@ -109,6 +112,8 @@ async def start_checkout(
             payee_id=course.owner_id,
             status=OrderStatus.PENDING,
             amount_cents=course.price_cents,
+            list_price_cents=course.price_cents,
+            discount_cents=0,
             currency=course.currency.upper(),
             price_version=version,
             idempotency_key=key,
@@ -167,6 +172,9 @@ def order_out(order: Order, course: Course) -> schemas.OrderOut:
         course=schemas.OrderCourseOut(id=course.id, title=course.title),
         status=order.status,
         amount_cents=order.amount_cents,
+        list_price_cents=order.list_price_cents,
+        discount_cents=order.discount_cents,
+        promotion_code=order.promotion_code,
         currency=order.currency,
         refunded_cents=order.refunded_cents,
         created_at=order.created_at,

@@ -1,5 +1,6 @@
 """The ledger under random webhook traffic (hypothesis): payments, partial and full refunds made
-between deliveries, events delivered late, out of order and many times. After every delivery
+between deliveries, events delivered late, out of order and many times, with or without a
+promotion code typed at checkout. After every delivery
 each ledger transaction balances; at the end the order, the ledger and the enrollment agree
 with what Stripe (the stand-in) says, and nothing was posted twice.
 
@@ -26,9 +27,11 @@ from lms_core.accounts.models import Role
 from lms_core.accounts.sessions import Actor
 from lms_core.enrollment.models import Enrollment, EnrollmentStatus
 from lms_core.mail.service import Mailer
-from lms_core.payments import ledger, service, webhooks
+from lms_core.payments import ledger, promotions, service, webhooks
+from lms_core.payments.context import Context
 from lms_core.payments.gateway import PaymentsConfig, StripeGateway
 from lms_core.payments.models import LedgerEntry, LedgerKind, LedgerTransaction, Order
+from lms_core.payments.schemas import PromotionCodeIn
 from server.state import Database
 from tests.factories import make_course, make_user
 from tests.stripe_standin import StripeStandin, stripe_standin
@@ -95,6 +98,7 @@ async def _unbalanced(session: AsyncSession) -> list[Any]:
     percent=st.sampled_from([0.0, 12.5, 20.0, 33.3, 100.0]),
     script=steps,
     ends_enrollment=st.booleans(),
+    discount=st.sampled_from([None, 10.0, 50.0]),  # a promotion code typed at checkout
 )
 async def test_the_ledger_balances_and_never_double_posts(
     session: AsyncSession,
@@ -104,6 +108,7 @@ async def test_the_ledger_balances_and_never_double_posts(
     percent: float,
     script: list[Step],
     ends_enrollment: bool,
+    discount: float | None,
 ) -> None:
     config = PaymentsConfig(
         webhook_secret=SECRET,
@@ -112,14 +117,21 @@ async def test_the_ledger_balances_and_never_double_posts(
         success_url="http://127.0.0.1:8080/courses/{course_id}?checkout=success",
         cancel_url="http://127.0.0.1:8080/courses/{course_id}",
     )
-    ctx = webhooks.Context(session, gateway, config, Mailer(sender="x@example.com", deliver=False))
+    ctx = Context(session, gateway, config, Mailer(sender="x@example.com", deliver=False))
     owner = await make_user(session, role=Role.INSTRUCTOR)
     buyer = await make_user(session)
     course = await make_course(session, owner, price_cents=amount)
+    code = None
+    if discount is not None:
+        code = f"P{uuid.uuid4().hex[:10]}"
+        data = PromotionCodeIn(code=code, percent_off=discount)
+        await promotions.create_for_course(session, gateway, Actor(user=owner), course.id, data)
     started = await service.start_checkout(session, gateway, config, Actor(user=buyer), course.id)
     order = started.order
     assert order.stripe_session_id is not None
-    paid_session = standin.pay(order.stripe_session_id)
+    paid_session = standin.pay(order.stripe_session_id, promotion_code=code)
+    list_price, amount = amount, paid_session["amount_total"]  # the ledger posts what was paid
+    assert amount == list_price - round(list_price * (discount or 0) / 100)
     charge_id = standin.objects[paid_session["payment_intent"]]["latest_charge"]
     events: list[dict[str, Any]] = [standin.event("checkout.session.completed", paid_session)]
 
@@ -150,6 +162,7 @@ async def test_the_ledger_balances_and_never_double_posts(
         "paid" if refunded == 0 else "refunded" if refunded == amount else "partially_refunded"
     )
     assert order.status == expected_status
+    assert (order.amount_cents, order.discount_cents) == (amount, list_price - amount)
     kinds = list(
         await session.scalars(
             select(LedgerTransaction.kind).where(LedgerTransaction.order_id == order.id)
@@ -184,6 +197,7 @@ async def test_an_unbalanced_transaction_is_refused(session: AsyncSession) -> No
         course_id=course.id,
         payee_id=owner.id,
         amount_cents=1000,
+        list_price_cents=1000,
         currency="USD",
         price_version="v",
         idempotency_key=f"k-{uuid.uuid4()}",

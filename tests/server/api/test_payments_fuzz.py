@@ -29,6 +29,12 @@ OPERATIONS = (
     "payables_csv",
     "set_instructor_fee",
     "clear_instructor_fee",
+    "create_course_code",
+    "course_codes",
+    "stop_course_code",
+    "create_platform_code",
+    "platform_codes",
+    "stop_platform_code",
 )
 
 
