@@ -36,6 +36,9 @@ class CatalogQuery(Input):
     language: Annotated[str, Field(min_length=1, max_length=16)] | None = None
     price: PriceFilter | None = None
     instructor: uuid.UUID | None = Field(default=None, description="The owner's user id.")
+    included_in_subscription: bool | None = Field(
+        default=None, description="Only courses the platform plan includes (true) or not (false)."
+    )
     sort: CatalogSort | None = Field(
         default=None,
         description="Default: relevance when `q` is given, else newest. Relevance without `q` "
@@ -68,6 +71,9 @@ class CatalogItem(BaseModel):
     price_cents: int
     currency: str
     is_free: bool
+    included_in_subscription: bool = Field(
+        description="Subscribers of the platform plan enroll without buying it."
+    )
     instructor: PersonOut
     enrollment_count: int
     thumbnail_url: str | None = Field(description="The course's image, if it has one.")

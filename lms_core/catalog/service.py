@@ -93,6 +93,7 @@ def _item_columns() -> list[Any]:
         courses.c.tags,
         courses.c.price_cents,
         courses.c.currency,
+        courses.c.included_in_subscription,
         courses.c.thumbnail_key,
         courses.c.published_at,
         categories.c.id.label("category_id"),
@@ -129,6 +130,7 @@ def _item(row: Row[Any]) -> schemas.CatalogItem:
         price_cents=m["price_cents"],
         currency=m["currency"],
         is_free=m["price_cents"] == 0,
+        included_in_subscription=m["included_in_subscription"],
         instructor=schemas.PersonOut(id=m["owner_id"], name=m["owner_name"]),
         enrollment_count=m["enrollment_count"],
         thumbnail_url=thumbnail_url(m["id"], m["thumbnail_key"]),
@@ -197,6 +199,8 @@ def _filters(query: schemas.CatalogQuery) -> list[ColumnElement[bool]]:
         where.append(courses.c.price_cents > 0)
     if query.instructor is not None:
         where.append(courses.c.owner_id == query.instructor)
+    if query.included_in_subscription is not None:
+        where.append(courses.c.included_in_subscription.is_(query.included_in_subscription))
     return where
 
 

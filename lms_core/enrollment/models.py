@@ -21,6 +21,7 @@ class EnrollmentSource(enum.StrEnum):
     SELF = "self"
     STAFF = "staff"
     PURCHASE = "purchase"
+    SUBSCRIPTION = "subscription"  # the platform plan; ends when the subscription does
 
 
 class Enrollment(IdMixin, Base):

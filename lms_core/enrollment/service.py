@@ -7,7 +7,10 @@ Rules, in the order they are checked for a student enrolling themself:
 3. the enrollment window (``enrollment_not_open`` / ``enrollment_closed``);
 4. prerequisites: every required course completed (``prerequisites_missing`` lists them);
 5. capacity (``course_full``);
-6. price: a paid course answers ``payment_required`` with a pointer to checkout.
+6. price: a paid course answers ``payment_required`` with a pointer to checkout, unless the
+   course is included in the platform plan and the student's subscription is active (then the
+   enrollment's source is ``subscription``, cancelled by :func:`end_subscription` when the
+   subscription stops being active).
 
 Course staff (teaching assistants and up, and admins) add or remove students. A staff-added
 student bypasses the window, the prerequisites and the price (the staff member vouches for
@@ -27,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms_core.accounts.models import User
@@ -44,6 +47,7 @@ from lms_core.enrollment.models import (
 )
 from lms_core.errors import NotFound, PermissionDenied
 from lms_core.pagination import decode_time_cursor, encode_time_cursor
+from lms_core.subscriptions.models import ACTIVE_STATUSES, Subscription
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,20 +67,53 @@ async def enroll_self(session: AsyncSession, actor: Actor, course_id: uuid.UUID)
     _require_window(course)
     await _require_prerequisites(session, course, actor.id)
     await _require_seat(session, course)
+    source = EnrollmentSource.SELF
     if course.price_cents > 0:
-        raise errors.PaymentRequired(
-            "This course is paid: buy it through checkout.",
-            extra={
-                "course_id": str(course.id),
-                "price_cents": course.price_cents,
-                "currency": course.currency,
-                # POST here starts a Stripe Checkout (503 while payments are not configured).
-                "checkout_url": f"/api/v1/courses/{course.id}/checkout",
-            },
-        )
-    return Enrolled(
-        await _activate(session, course, actor.id, existing, EnrollmentSource.SELF), True
+        if not (course.included_in_subscription and await _subscribed(session, actor.id)):
+            raise _payment_required(course)
+        source = EnrollmentSource.SUBSCRIPTION
+    return Enrolled(await _activate(session, course, actor.id, existing, source), True)
+
+
+def _payment_required(course: Course) -> errors.PaymentRequired:
+    extra: dict[str, object] = {
+        "course_id": str(course.id),
+        "price_cents": course.price_cents,
+        "currency": course.currency,
+        # POST here starts a Stripe Checkout (503 while payments are not configured).
+        "checkout_url": f"/api/v1/courses/{course.id}/checkout",
+    }
+    if course.included_in_subscription:
+        extra["subscription_url"] = "/account/subscription"  # the page to subscribe from
+    return errors.PaymentRequired("This course is paid: buy it through checkout.", extra=extra)
+
+
+async def _subscribed(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    # FOR SHARE: a webhook ending the subscription waits for this enrollment to commit, and
+    # then its end_subscription sees (and cancels) it; one that came first is waited for here.
+    found = await session.scalar(
+        select(Subscription.id)
+        .where(Subscription.user_id == user_id, Subscription.status.in_(ACTIVE_STATUSES))
+        .limit(1)
+        .with_for_update(read=True)
     )
+    return found is not None
+
+
+async def end_subscription(session: AsyncSession, user_id: uuid.UUID) -> int:
+    """Cancel the user's enrollments that came from the platform plan (their subscription is no
+    longer active); purchases and staff enrollments stay. Idempotent; the number cancelled."""
+    result = await session.execute(
+        update(Enrollment)
+        .where(
+            Enrollment.user_id == user_id,
+            Enrollment.source == EnrollmentSource.SUBSCRIPTION,
+            Enrollment.status == EnrollmentStatus.ACTIVE,
+        )
+        .values(status=EnrollmentStatus.CANCELLED)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def purchase_check(
