@@ -1,0 +1,1 @@
+"""Instructor payouts: Stripe Connect Express accounts and scheduled transfers of earned shares."""

@@ -1,0 +1,85 @@
+"""Instructor payouts: Stripe Connect Express onboarding and scheduled transfers (thin handlers
+over lms_core.payouts).
+
+Connect is on with ``SEMINAR_STRIPE_CONNECT=true`` (and Stripe configured). The Stripe client is
+the payments one (``PAYMENTS``). Without Connect, the overview still answers (balances from the
+ledger, ``connect_enabled: false``) and instructors are paid from ``GET /admin/payables``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from aiohttp import web
+
+from lms_core.clock import utcnow
+from lms_core.payments.errors import PaymentsNotConfigured
+from lms_core.payouts import schemas, service
+from lms_core.payouts.gateway import ConnectGateway
+from server.api.framework import Call, Empty, Router
+from server.api.payments import PAYMENTS
+from server.state import SETTINGS
+
+router = Router(tags=("payouts",))
+
+
+def _connect_enabled(request: web.Request) -> bool:
+    payments = request.app.get(PAYMENTS)
+    return payments is not None and payments.config.connect_enabled
+
+
+def _gateway(request: web.Request) -> ConnectGateway:
+    payments = request.app.get(PAYMENTS)
+    if payments is None:
+        raise PaymentsNotConfigured(request.app[SETTINGS].missing_payment_settings)
+    return ConnectGateway(payments.gateway.client)
+
+
+@router.route(
+    "GET",
+    "/me/payouts",
+    summary="The caller's payout account, balances (available, held, paid out) and transfers",
+    response=schemas.PayoutsOverview,
+    errors=(401,),
+)
+async def my_payouts(call: Call[Empty, Empty, Empty]) -> schemas.PayoutsOverview:
+    return await service.overview(
+        call.db,
+        call.actor,
+        connect_enabled=_connect_enabled(call.request),
+        hold=timedelta(days=call.request.app[SETTINGS].payout_hold_days),
+        now=utcnow(),
+    )
+
+
+@router.route(
+    "POST",
+    "/me/payouts/onboarding",
+    summary="A Stripe Connect onboarding link (the Express account is made once; instructors)",
+    response=schemas.OnboardingOut,
+    status=201,
+    errors=(401, 403, 503),
+)
+async def payout_onboarding(call: Call[Empty, Empty, Empty]) -> schemas.OnboardingOut:
+    await service.require_payee(call.db, call.actor)
+    url = await service.onboarding_link(
+        call.db,
+        _gateway(call.request),
+        call.actor,
+        connect_enabled=_connect_enabled(call.request),
+        base_url=call.request.app[SETTINGS].base_url,
+    )
+    return schemas.OnboardingOut(url=url)
+
+
+@router.route(
+    "POST",
+    "/admin/payouts/run",
+    summary="Queue a payout run now (admins; Stripe Connect must be on)",
+    response=schemas.RunQueued,
+    status=202,
+    errors=(401, 403, 503),
+)
+async def run_payouts(call: Call[Empty, Empty, Empty]) -> schemas.RunQueued:
+    await service.queue_run(call.db, call.actor, connect_enabled=_connect_enabled(call.request))
+    return schemas.RunQueued(queued=True)
