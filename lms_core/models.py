@@ -15,8 +15,10 @@ from lms_core.live import models as live_models
 from lms_core.live import room_models as live_room_models
 from lms_core.mail import models as mail_models
 from lms_core.payments import models as payments_models
+from lms_core.payouts import models as payouts_models
 from lms_core.question_banks import models as question_banks_models
 from lms_core.quizzes import models as quizzes_models
+from lms_core.subscriptions import models as subscriptions_models
 
 __all__ = [
     "accounts_models",
@@ -32,8 +34,10 @@ __all__ = [
     "mail_models",
     "metadata",
     "payments_models",
+    "payouts_models",
     "question_banks_models",
     "quizzes_models",
+    "subscriptions_models",
 ]
 
 metadata = Base.metadata

@@ -159,6 +159,37 @@ class Settings(BaseSettings):
     refund_ends_enrollment: bool = Field(
         default=True, description="A fully refunded purchase cancels its enrollment."
     )
+    stripe_price_monthly: str | None = Field(
+        default=None,
+        description="Stripe Price id (price_...) of the monthly platform plan; unset with "
+        "the yearly one: no subscriptions.",
+    )
+    stripe_price_yearly: str | None = Field(
+        default=None, description="Stripe Price id (price_...) of the yearly platform plan."
+    )
+    stripe_connect: bool = Field(
+        default=False,
+        description="Pay instructors through Stripe Connect Express (onboarding links and "
+        "scheduled transfers); off: admins settle the payables report themselves.",
+    )
+    stripe_connect_webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="The signing secret (whsec_...) of the Connect webhook endpoint (events of "
+        "connected accounts, e.g. account.updated), when it is another endpoint's.",
+    )
+    payout_hold_days: int = Field(
+        default=14,
+        ge=0,
+        le=365,
+        description="Earnings are transferred once they are this many days old (the refund "
+        "window).",
+    )
+    payout_minimum_cents: int = Field(
+        default=1000, ge=1, description="A transfer is made once the balance reaches this."
+    )
+    payout_interval_hours: float = Field(
+        default=24, gt=0, le=24 * 31, description="How often the payout job runs."
+    )
 
     run_workers: bool | None = Field(
         default=None,

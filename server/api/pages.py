@@ -61,6 +61,18 @@ GRADING_PAGES = {
     "/courses/{course}/grades": "grades.html",
 }
 
+# The marketplace pages, in the same frame (static/page-shell.js): one's orders and subscription,
+# an instructor's earnings and payouts, the site's revenue (admins; the API refuses others), and
+# promotion codes: a course's (its owner and admins) and those valid for every course (admins).
+MARKETPLACE_PAGES = {
+    "/account/orders": "orders.html",
+    "/account/subscription": "subscription.html",
+    "/teach/earnings": "earnings.html",
+    "/admin/revenue": "revenue.html",
+    "/teach/courses/{course}/promotion-codes": "promotion-codes.html",
+    "/admin/promotion-codes": "admin-promotion-codes.html",
+}
+
 # The default policy plus blob: media for the lesson page's player (Media Source Extensions).
 PLAYER_CSP = f"{CSP}; media-src 'self' blob:"
 PAGE_OVERRIDES = {
@@ -77,6 +89,9 @@ def add_page_routes(app: web.Application, static: Path) -> None:
     """Add ``GET`` (and ``HEAD``) for each page, serving its HTML file from ``static``."""
     for path, filename in PAGES.items():
         app.router.add_get(path, _page(static / filename, PAGE_HEADERS))
+    # Before COURSE_PAGES: /teach/earnings must not be taken for the editor's /teach/{course}.
+    for path, filename in MARKETPLACE_PAGES.items():
+        app.router.add_get(path, _page(static / filename, {}))
     for path, filename in COURSE_PAGES.items():
         app.router.add_get(path, _page(static / filename, PAGE_OVERRIDES.get(path, {})))
     for path, filename in GRADING_PAGES.items():

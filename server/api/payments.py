@@ -10,22 +10,22 @@ naming them; free courses do not need any of this.
 from __future__ import annotations
 
 import asyncio
-import ssl
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import aiohttp
-import stripe
 from aiohttp import web
 from pydantic import BaseModel
 
 from lms_core.payments import errors, receipts, reports, schemas, service, webhooks
+from lms_core.payments.context import Context
 from lms_core.payments.gateway import PaymentsConfig, StripeGateway
 from lms_core.storage.filenames import content_disposition
 from server.api.framework import Call, Empty, Router
 from server.api.paths import CoursePath
+from server.settings import Settings
 from server.state import MAILER, SETTINGS
+from server.stripe_client import stripe_client
 
 router = Router(tags=("payments",))
 
@@ -55,39 +55,43 @@ async def payments_context(app: web.Application) -> AsyncIterator[None]:
     if settings.missing_payment_settings:
         yield
         return
-    assert settings.stripe_secret_key is not None
     assert settings.stripe_webhook_secret is not None
-    # Otherwise the library writes an id file under ~/.config/stripe and reads the platform's
-    # description on a request, blocking the event loop (and sending both to Stripe).
-    stripe.enable_telemetry = False
-    # Loading the CA bundle reads a file: off the event loop.
-    context = await asyncio.to_thread(ssl.create_default_context, cafile=stripe.ca_bundle_path)
-    http = stripe.AIOHTTPClient(
-        timeout=aiohttp.ClientTimeout(total=settings.stripe_timeout),
-        connector=aiohttp.TCPConnector(ssl=context),
-    )
-    client = stripe.StripeClient(
-        settings.stripe_secret_key.get_secret_value(),
-        base_addresses={"api": settings.stripe_api_base} if settings.stripe_api_base else None,
-        http_client=http,
-        max_network_retries=settings.stripe_max_network_retries,
-    )
+    async with stripe_client(settings) as client:
+        app[PAYMENTS] = Payments(gateway=StripeGateway(client), config=payments_config(settings))
+        yield
+
+
+def payments_config(settings: Settings) -> PaymentsConfig:
+    assert settings.stripe_webhook_secret is not None
     course_page = settings.base_url + "/courses/{course_id}"
-    app[PAYMENTS] = Payments(
-        gateway=StripeGateway(client),
-        config=PaymentsConfig(
-            webhook_secret=settings.stripe_webhook_secret.get_secret_value(),
-            platform_fee_percent=settings.platform_fee_percent,
-            refund_ends_enrollment=settings.refund_ends_enrollment,
-            success_url=course_page + "?checkout=success",
-            cancel_url=course_page + "?checkout=cancelled",
+    return PaymentsConfig(
+        webhook_secret=settings.stripe_webhook_secret.get_secret_value(),
+        platform_fee_percent=settings.platform_fee_percent,
+        refund_ends_enrollment=settings.refund_ends_enrollment,
+        success_url=course_page + "?checkout=success",
+        cancel_url=course_page + "?checkout=cancelled",
+        subscription_prices={
+            interval: price
+            for interval, price in (
+                ("month", settings.stripe_price_monthly),
+                ("year", settings.stripe_price_yearly),
+            )
+            if price
+        },
+        base_url=settings.base_url,
+        connect_enabled=settings.stripe_connect,
+        connect_webhook_secret=(
+            settings.stripe_connect_webhook_secret.get_secret_value()
+            if settings.stripe_connect_webhook_secret
+            else None
         ),
+        payout_hold_days=settings.payout_hold_days,
+        payout_minimum_cents=settings.payout_minimum_cents,
     )
-    yield
-    await http.close_async()  # type: ignore[no-untyped-call]
 
 
-def _payments(request: web.Request) -> Payments:
+def require_payments(request: web.Request) -> Payments:
+    """The app's Stripe client and settings; 503 ``payments_not_configured`` without them."""
     payments = request.app.get(PAYMENTS)
     if payments is None:
         raise errors.PaymentsNotConfigured(request.app[SETTINGS].missing_payment_settings)
@@ -104,7 +108,7 @@ def _payments(request: web.Request) -> Payments:
     errors=(401, 403, 404, 409, 422, 503),
 )
 async def checkout(call: Call[Empty, Empty, CoursePath]) -> schemas.CheckoutOut:
-    payments = _payments(call.request)
+    payments = require_payments(call.request)
     started = await service.start_checkout(
         call.db, payments.gateway, payments.config, call.actor, call.path.course_id
     )
@@ -120,9 +124,9 @@ async def checkout(call: Call[Empty, Empty, CoursePath]) -> schemas.CheckoutOut:
     errors=(400, 503),
 )
 async def stripe_webhook(call: Call[Empty, Empty, Empty]) -> schemas.WebhookAck:
-    payments = _payments(call.request)
+    payments = require_payments(call.request)
     payload = await call.request.read()  # the raw bytes: the signature covers exactly these
-    ctx = webhooks.Context(call.db, payments.gateway, payments.config, call.request.app[MAILER])
+    ctx = Context(call.db, payments.gateway, payments.config, call.request.app[MAILER])
     result = await webhooks.receive(ctx, payload, call.request.headers.get("Stripe-Signature"))
     return schemas.WebhookAck(
         event_id=result.event_id, duplicate=result.duplicate, handled=result.handled

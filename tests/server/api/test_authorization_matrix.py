@@ -2137,6 +2137,129 @@ CASES += [
     ),
 ]
 
+# --- subscriptions (the platform plan) -----------------------------------------------------------
+# Both plans have a price here, and Stripe's address answers nothing: the plans (read from
+# Stripe) and a checkout (which first makes the Stripe customer) are 503
+# payment_provider_unavailable; nobody in the world has subscribed, so the state is "none" and
+# the portal has no customer to open (409). Against the stand-in:
+# tests/server/api/test_subscriptions.py.
+LIMITS |= {"stripe_price_monthly": "price_matrix_month", "stripe_price_yearly": "price_matrix_year"}
+
+
+def never_subscribed(w: World, p: Persona, body: Any) -> None:
+    assert body["status"] == "none", body
+    assert body["active"] is False, body
+
+
+SUBSCRIPTION_CASES: list[Case] = [
+    Case(
+        "GET", "/api/v1/subscription/plans", "public", "/api/v1/subscription/plans", everyone(503)
+    ),
+    Case(
+        "GET",
+        "/api/v1/me/subscription",
+        "own",
+        "/api/v1/me/subscription",
+        signed_in(200),
+        check=never_subscribed,
+    ),
+    Case(
+        "POST",
+        "/api/v1/me/subscription/checkout",
+        "monthly",
+        "/api/v1/me/subscription/checkout",
+        signed_in(503),
+        json={"interval": "month"},
+    ),
+    Case(
+        "POST",
+        "/api/v1/me/subscription/portal",
+        "no customer yet",
+        "/api/v1/me/subscription/portal",
+        signed_in(409),
+    ),
+]
+CASES += SUBSCRIPTION_CASES
+
+# --- payouts (Stripe Connect) --------------------------------------------------------------------
+# Connect is on here (Stripe's address answers nothing): onboarding reaches Stripe only for
+# those who may be paid (503 payment_provider_unavailable), the run is queued (202). Nobody in the
+# world has a payout account or was owed anything. Onboarding and transfers against the stand-in:
+# tests/server/api/test_payouts.py.
+LIMITS |= {"stripe_connect": "true"}
+
+
+def no_payouts_yet(w: World, p: Persona, body: Any) -> None:
+    assert body == {"connect_enabled": True, "account": None, "balances": [], "transfers": []}, body
+
+
+PAYOUT_CASES: list[Case] = [
+    Case(
+        "GET",
+        "/api/v1/me/payouts",
+        "own",
+        "/api/v1/me/payouts",
+        signed_in(200),
+        check=no_payouts_yet,
+    ),
+    Case(
+        "POST",
+        "/api/v1/me/payouts/onboarding",
+        "own",
+        "/api/v1/me/payouts/onboarding",
+        by(401, 403, 403, 503, 403, 503, 503, 503),
+    ),
+    Case("POST", "/api/v1/admin/payouts/run", "now", "/api/v1/admin/payouts/run", admin_only(202)),
+]
+CASES += PAYOUT_CASES
+
+# --- coupons and promotion codes ------------------------------------------------------------
+# The world's course is free: its owner and admins get past authorization to course_is_free
+# (before any Stripe call); the platform code's body lacks a currency (422 after require_admin).
+PROMO = "/api/v1/courses/{course_id}/promotion-codes"
+NO_CODE = "00000000-0000-4000-8000-000000000000"
+COUPON_CASES: list[Case] = [
+    Case(
+        "POST",
+        PROMO,
+        "free course",
+        "/api/v1/courses/{w.course}/promotion-codes",
+        by(401, 403, 403, 403, 403, 403, 409, 409),
+        json={"code": "MATRIX", "percent_off": 10},
+    ),
+    Case("GET", PROMO, "list", "/api/v1/courses/{w.course}/promotion-codes", managers(200)),
+    Case(
+        "DELETE",
+        PROMO + "/{code_id}",
+        "no such code",
+        "/api/v1/courses/{w.course}/promotion-codes/" + NO_CODE,
+        managers(404),
+    ),
+    Case(
+        "POST",
+        "/api/v1/admin/promotion-codes",
+        "amount without currency",
+        "/api/v1/admin/promotion-codes",
+        admin_only(422),
+        json={"code": "MATRIX", "amount_off_cents": 100},
+    ),
+    Case(
+        "GET",
+        "/api/v1/admin/promotion-codes",
+        "list",
+        "/api/v1/admin/promotion-codes",
+        admin_only(200),
+    ),
+    Case(
+        "DELETE",
+        "/api/v1/admin/promotion-codes/{code_id}",
+        "no such code",
+        "/api/v1/admin/promotion-codes/" + NO_CODE,
+        admin_only(404),
+    ),
+]
+CASES += COUPON_CASES
+
 
 # --- helpers -----------------------------------------------------------------------------------
 

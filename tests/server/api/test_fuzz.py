@@ -57,8 +57,22 @@ CHECKS = (
 DESTRUCTIVE = ("deactivate_user", "change_role", "revoke_token")
 ID_SOURCES = ("register", "search_users", "get_user", "create_token", "list_tokens")
 # Without Stripe settings these answer 503 payments_not_configured (documented, but a 5xx to
-# schemathesis); test_payments_fuzz.py fuzzes them with Stripe configured (the stand-in).
-NEEDS_STRIPE = ("checkout", "stripe_webhook")
+# schemathesis); test_payments_fuzz.py fuzzes them with Stripe configured (the stand-in), as
+# test_payouts_fuzz.py does the payout ones with Connect on and test_subscriptions_fuzz.py the
+# platform plan's with its prices set.
+NEEDS_STRIPE = (
+    "checkout",
+    "stripe_webhook",
+    "payout_onboarding",
+    "run_payouts",
+    "create_course_code",
+    "stop_course_code",
+    "create_platform_code",
+    "stop_platform_code",
+    "subscription_plans",
+    "subscribe_to_plan",
+    "subscription_portal",
+)
 UNLIMITED = {
     "login_rate_limit": "1000000/minute",
     "ip_rate_limit": "1000000/minute",

@@ -21,7 +21,15 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 UNDOCUMENTED = {
     ("GET", "/"),
     ("GET", "/api/docs"),
-    *(("GET", path) for path in (*pages.PAGES, *pages.COURSE_PAGES, *pages.GRADING_PAGES)),
+    *(
+        ("GET", path)
+        for path in (
+            *pages.PAGES,
+            *pages.COURSE_PAGES,
+            *pages.GRADING_PAGES,
+            *pages.MARKETPLACE_PAGES,
+        )
+    ),
     # Socket.IO's transport endpoint: its protocol is in docs/live-protocol.md, not OpenAPI.
     *((method, "/socket.io/") for method in ("GET", "POST", "OPTIONS")),
 }
