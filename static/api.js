@@ -11,6 +11,7 @@ export class ApiError extends Error {
     this.code = problem.code || "error";
     this.fieldErrors = Array.isArray(problem.errors) ? problem.errors : [];
     this.requestId = problem.request_id || null;
+    this.problem = problem; // the extension members too (e.g. a 402's subscription_url)
   }
 
   /** The link itself is bad: expired, used, never issued, or mangled on its way. */

@@ -1,8 +1,10 @@
-// Seminar start page: register, sign in, see who you are, sign out.
+// Seminar start page: register, sign in, see who you are, sign out; the navigation gets the
+// signed-in user's links (orders, earnings, revenue… by role; static/nav.js) like other pages.
 // A plain ES module (no inline script: CSP script-src 'self'); every text from the server is
 // set with textContent, never parsed as HTML.
 
 import { ApiError, api } from "./api.js";
+import { showAccountLinks } from "./nav.js";
 
 // --- The message region (aria-live) and per-field errors ------------------------------------
 
@@ -75,12 +77,14 @@ function showSignedIn(user) {
   name.textContent = user.name;
   whoami.replaceChildren("Signed in as ", name, ` (${user.email}, ${user.role})`);
   unverified.hidden = Boolean(user.email_verified);
+  showAccountLinks(user);
   loading.hidden = true;
   signedOut.hidden = true;
   account.hidden = false;
 }
 
 function showSignedOut() {
+  showAccountLinks(null);
   loading.hidden = true;
   account.hidden = true;
   signedOut.hidden = false;

@@ -9,6 +9,9 @@
 // (see insertSanitisedHtml).
 
 import { ApiError, api } from "./api.js";
+import { activeEnrollment, setUpPurchase } from "./course-buy.js";
+import { coursePrice } from "./money.js";
+import { addAccountLinks, currentUser } from "./nav.js";
 import { playVideo, showFile } from "./player.js";
 
 // --- Shared helpers ---------------------------------------------------------------------------
@@ -67,17 +70,6 @@ const LEVELS = {
   all: "All levels",
 };
 
-function price(course) {
-  if (course.is_free || course.price_cents === 0) return "Free";
-  try {
-    return new Intl.NumberFormat(undefined, { style: "currency", currency: course.currency }).format(
-      course.price_cents / 100,
-    );
-  } catch {
-    return `${(course.price_cents / 100).toFixed(2)} ${course.currency}`;
-  }
-}
-
 function plural(n, one, many) {
   return `${n} ${n === 1 ? one : many}`;
 }
@@ -116,12 +108,7 @@ function progressBar(percent, label) {
 }
 
 async function signedInUser() {
-  try {
-    return await api("GET", "/users/me");
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 401) return null;
-    throw error;
-  }
+  return currentUser();
 }
 
 // --- /catalog ---------------------------------------------------------------------------------
@@ -136,7 +123,8 @@ function catalogItem(course) {
     course.instructor?.name ? `by ${course.instructor.name}` : null,
     LEVELS[course.level] || course.level,
     course.language,
-    price(course),
+    coursePrice(course),
+    course.included_in_subscription ? "In the subscription" : null,
     plural(course.enrollment_count, "student", "students"),
   ].filter(Boolean);
   li.append(el("p", facts.join(" · "), "muted course-facts"));
@@ -260,7 +248,7 @@ async function coursePage() {
     ? course.instructors.map((person) => person.name)
     : [course.instructor.name];
   document.getElementById("course-instructor").textContent = instructors.join(", ");
-  document.getElementById("course-price").textContent = price(course);
+  document.getElementById("course-price").textContent = coursePrice(course);
   document.getElementById("course-level").textContent = LEVELS[course.level] || course.level;
   document.getElementById("course-enrolled").textContent = plural(
     course.enrollment_count,
@@ -277,8 +265,10 @@ async function coursePage() {
     outline.replaceChildren(...outlineList(course, enrolled));
   }
 
-  async function showEnrolled() {
+  async function showEnrolled(continueText = null) {
     enroll.hidden = true;
+    document.getElementById("purchase").hidden = true;
+    if (continueText) continueLink.textContent = continueText;
     continueLink.hidden = false;
     showOutline(true);
     if (!continueLink.parentNode.querySelector(".my-grades-link")) {
@@ -294,12 +284,7 @@ async function coursePage() {
 
   const user = await signedInUser();
   let enrolled = false;
-  if (user) {
-    const mine = await api("GET", "/users/me/enrollments?limit=50").catch(() => null);
-    enrolled = Boolean(
-      mine?.items.some((item) => item.course_id === course.id && item.status === "active"),
-    );
-  }
+  if (user) enrolled = await activeEnrollment(course.id).catch(() => false);
   showOutline(enrolled);
   loading.hidden = true;
   article.hidden = false;
@@ -318,7 +303,7 @@ async function coursePage() {
       if (error.status === 401) {
         problem.append(el("p", "Sign in to enroll in this course."), signInLink());
       } else if (error.status === 402 || error.code === "payment_required") {
-        problem.append(el("p", "This is a paid course: paid enrollment comes soon."));
+        problem.append(el("p", "This is a paid course: buy it to enroll."));
       } else {
         // 409 course_full, prerequisites_missing, enrollment closed…: the server's detail says it.
         problem.append(el("p", error.message));
@@ -335,6 +320,17 @@ async function coursePage() {
     } finally {
       enroll.disabled = false;
     }
+  });
+  const purchase = {
+    box: document.getElementById("purchase"),
+    status: document.getElementById("checkout-status"),
+    enroll,
+    problem,
+  };
+  await setUpPurchase(course, user, enrolled, purchase, async (message, continueText) => {
+    if (message) say(message, "success");
+    await showEnrolled(continueText);
+    continueLink.focus();
   });
 }
 
@@ -495,3 +491,4 @@ async function learnPage() {
 
 const PAGES = { catalog: catalogPage, course: coursePage, my: myPage, learn: learnPage };
 PAGES[document.body.dataset.page]?.();
+addAccountLinks();

@@ -4,10 +4,13 @@
 // A plain ES module (CSP script-src 'self'); server text goes in with textContent only.
 
 import { ApiError, api } from "./api.js";
+import { fractionDigits, toMajor, toMinor } from "./money.js";
+import { addAccountLinks } from "./nav.js";
 import { OutlineEditor, authorText, formatSelect } from "./outline-editor.js";
 import {
   el,
   fromLocalInput,
+  link,
   pathTail,
   problemText,
   progressLine,
@@ -66,11 +69,22 @@ function fillSettings(form, course) {
   set("level", course.level);
   set("language", course.language);
   set("tags", course.tags.join(", "));
-  set("price", (course.price_cents / 100).toFixed(2));
+  set("price", toMajor(course.price_cents, course.currency).toFixed(fractionDigits(course.currency)));
   set("currency", course.currency);
+  priceStep(form);
+  // Shown once the API has the field (the subscription's courses); a PATCH sends it only then.
+  const included = document.getElementById("course-included");
+  included.checked = Boolean(course.included_in_subscription);
+  document.getElementById("course-included-field").hidden = !("included_in_subscription" in course);
   set("capacity", course.capacity ?? "");
   set("enrollment_opens_at", toLocalInput(course.enrollment_opens_at));
   set("enrollment_closes_at", toLocalInput(course.enrollment_closes_at));
+}
+
+/** The price input's step follows the currency's minor unit: 0.01 for EUR, 1 for JPY. */
+function priceStep(form) {
+  const digits = fractionDigits(form.elements.namedItem("currency").value.trim());
+  form.elements.namedItem("price").step = digits ? (1 / 10 ** digits).toFixed(digits) : "1";
 }
 
 function readSettings(form) {
@@ -85,12 +99,15 @@ function readSettings(form) {
       .split(",")
       .map((t) => t.trim())
       .filter(Boolean),
-    price_cents: Math.round(Number(value("price") || "0") * 100),
+    price_cents: toMinor(value("price"), value("currency")),
     currency: value("currency").toUpperCase(),
     capacity: value("capacity") ? Number(value("capacity")) : null,
     enrollment_opens_at: fromLocalInput(value("enrollment_opens_at")),
     enrollment_closes_at: fromLocalInput(value("enrollment_closes_at")),
   };
+  if (!document.getElementById("course-included-field").hidden) {
+    body.included_in_subscription = document.getElementById("course-included").checked;
+  }
   // Send the description (in its format) only when the author changed it or its format.
   const description = form.elements.namedItem("description");
   const format = form.elements.namedItem("description_format");
@@ -152,6 +169,7 @@ async function editorPage() {
     select.append(option);
   }
 
+  let promotionLink = null;
   function showCourse(next) {
     course = next;
     document.title = `${course.title} · Editor · Seminar`;
@@ -170,7 +188,12 @@ async function editorPage() {
       const banks = el("a", "Question banks", "question-banks-link");
       banks.href = `/teach/courses/${course.id}/question-banks`;
       gradebook.after(" · ", banks);
+      // Promotion codes: a paid course's, for its owner and admins (the API refuses others).
+      promotionLink = el("span", " · ", "promotion-codes-link");
+      promotionLink.append(link(`/teach/courses/${course.id}/promotion-codes`, "Promotion codes"));
+      banks.after(promotionLink);
     }
+    promotionLink.hidden = !(course.price_cents > 0 && ["owner", "admin"].includes(course.your_role));
     document.getElementById("publish").hidden = course.status !== "draft";
     document.getElementById("archive").hidden =
       course.status === "archived" || !["owner", "admin"].includes(course.your_role);
@@ -178,6 +201,7 @@ async function editorPage() {
   }
 
   fillSettings(form, course);
+  form.elements.namedItem("currency").addEventListener("input", () => priceStep(form));
   showCourse(course);
   document.getElementById("editor-loading").hidden = true;
   document.getElementById("editor").hidden = false;
@@ -304,3 +328,4 @@ function setUpThumbnail(current, showCourse) {
 }
 
 if (document.body.dataset.page === "editor") editorPage();
+addAccountLinks();

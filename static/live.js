@@ -3,6 +3,7 @@
 // A plain ES module (CSP script-src 'self'); server text goes in with textContent only.
 
 import { ApiError, api } from "./api.js";
+import { addAccountLinks } from "./nav.js";
 import { button, el, fromLocalInput, link, say, sayProblem, toLocalInput } from "./ui.js";
 
 const messages = document.getElementById("messages");
@@ -178,3 +179,4 @@ function livePage() {
 }
 
 if (document.body.dataset.page === "live") livePage();
+addAccountLinks();

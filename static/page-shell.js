@@ -3,6 +3,7 @@
 // #page-subtitle and #page-body; the page's script fills #page-body and calls show().
 
 import { ApiError } from "./api.js";
+import { addAccountLinks } from "./nav.js";
 import { sayProblem } from "./ui.js";
 
 export const messages = document.getElementById("messages");
@@ -44,3 +45,5 @@ export function refuse(text) {
 
 export const STAFF_ROLES = new Set(["owner", "co_instructor", "teaching_assistant", "admin"]);
 export const EDITOR_ROLES = new Set(["owner", "co_instructor", "admin"]);
+
+addAccountLinks(); // the signed-in user's links in the site navigation (nav.js)

@@ -3,6 +3,7 @@
 // A plain ES module (CSP script-src 'self'); server text goes in with textContent only.
 
 import { ApiError, api } from "./api.js";
+import { addAccountLinks } from "./nav.js";
 import { el, link, say, sayProblem } from "./ui.js";
 
 const messages = document.getElementById("messages");
@@ -95,3 +96,4 @@ function teachPage() {
 }
 
 if (document.body.dataset.page === "teach") teachPage();
+addAccountLinks();

@@ -623,3 +623,101 @@ async def test_unknown_grading_paths_are_not_found(client: AppClient) -> None:
     assert (await client.get(f"/teach/lessons/{GRADING_ID}/other")).status == 404
     assert (await client.get(f"/teach/courses/{GRADING_ID}")).status == 404
     assert (await client.get(f"/courses/{GRADING_ID}/grades/x")).status == 404
+
+
+# --- the marketplace pages (server/api/pages.py MARKETPLACE_PAGES: page-shell.js's frame) ------
+
+MARKETPLACE_PAGES = {
+    "/account/orders": ("orders", "/static/orders.js"),
+    "/account/subscription": ("subscription", "/static/subscription.js"),
+    "/teach/earnings": ("earnings", "/static/earnings.js"),
+    "/admin/revenue": ("revenue", "/static/revenue.js"),
+    f"/teach/courses/{GRADING_ID}/promotion-codes": (
+        "promotion-codes",
+        "/static/promotion-codes.js",
+    ),
+    "/admin/promotion-codes": ("admin-promotion-codes", "/static/promotion-codes.js"),
+}
+
+
+@pytest.mark.parametrize("path", MARKETPLACE_PAGES)
+async def test_marketplace_page_is_csp_clean_html_with_small_modules(
+    client: AppClient, path: str
+) -> None:
+    resp = await client.get(path, allow_redirects=False)
+    assert resp.status == 200
+    assert resp.content_type == "text/html"
+    assert resp.headers["Content-Security-Policy"] == CSP
+    parsed = await parse(client, path)
+    assert parsed.inline_scripts == []
+    assert parsed.handlers == []
+    assert parsed.inline_styles == []
+    page, entry = MARKETPLACE_PAGES[path]
+    assert [s.get("src") for s in parsed.scripts] == [entry]
+    assert parsed.scripts[0].get("type") == "module"
+    assert parsed.body.get("data-page") == page
+    assert {"/catalog", "/my", "/live", "/teach"} <= set(parsed.links)
+    for url in parsed.assets + parsed.links:
+        if url.startswith(("data:", "#")):
+            continue
+        assert url.startswith("/"), url
+        assert (await client.get(url)).status == 200, url
+    modules = await module_graph(client, entry)
+    assert "/static/money.js" in modules  # one money format for every page
+    used: set[str] = set()
+    for url, text in modules.items():
+        assert text.count("\n") <= 600, url
+        if url in SHARED_MODULES:
+            continue
+        used |= set(re.findall(r'getElementById\("([\w-]+)"\)', text))
+        for word in HTML_PARSERS:
+            assert word not in text, (url, word)
+        assert re.search(r"https?://\w", text) is None, url
+    assert used <= parsed.ids, used - parsed.ids
+
+
+async def test_the_course_page_buys_with_the_shared_money_format(client: AppClient) -> None:
+    modules = await module_graph(client, COURSE_SCRIPT)
+    assert "/static/course-buy.js" in modules
+    assert "/static/money.js" in modules
+    money = modules["/static/money.js"]
+    assert "resolvedOptions().maximumFractionDigits" in money
+    for url in ("/static/courses.js", "/static/course-buy.js"):
+        assert "price_cents / 100" not in modules[url], url  # money.js converts minor units
+    buy = modules["/static/course-buy.js"]
+    assert "innerHTML" not in buy
+    assert "DOMParser" not in buy
+    course = await parse(client, "/courses/intro-to-birds")
+    assert {"purchase", "checkout-status", "enroll", "enroll-problem"} <= course.ids
+
+
+async def test_unknown_marketplace_paths_are_not_found(client: AppClient) -> None:
+    assert (await client.get("/account/orders/x")).status == 404
+    assert (await client.get("/account")).status == 404
+    assert (await client.get("/admin/revenue/x")).status == 404
+
+
+async def test_promotion_code_pages_are_linked_by_role_and_from_the_editor(
+    client: AppClient,
+) -> None:
+    nav = await (await client.get("/static/nav.js")).text()
+    assert '["/admin/promotion-codes", "Promotion codes"]' in nav  # admins' link
+    editor = await module_graph(client, "/static/editor.js")
+    assert "/promotion-codes`" in editor["/static/editor.js"]
+    # The start page gets the same links by role as the other pages.
+    start = await module_graph(client, "/static/app.js")
+    assert "/static/nav.js" in start
+    assert "showAccountLinks(user)" in start["/static/app.js"]
+    buy = (await module_graph(client, COURSE_SCRIPT))["/static/course-buy.js"]
+    assert "Have a promotion code? Enter it on the payment page." in buy
+    codes = (await module_graph(client, "/static/promotion-codes.js"))["/static/promotion-codes.js"]
+    assert "window.confirm(" in codes  # stopping a code asks first
+    orders = (await module_graph(client, "/static/orders.js"))["/static/orders.js"]
+    assert "order.discount_cents" in orders
+    assert "order.promotion_code" in orders
+
+
+async def test_unknown_promotion_code_paths_are_not_found(client: AppClient) -> None:
+    assert (await client.get(f"/teach/courses/{GRADING_ID}/promotion-codes/x")).status == 404
+    assert (await client.get("/admin/promotion-codes/x")).status == 404
+    assert (await client.get("/teach/courses/promotion-codes")).status == 404
