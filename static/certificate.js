@@ -75,9 +75,13 @@ async function myCertificates() {
       const meta = el("p", `Issued on ${day(cert.issued_at)} · code `, "muted");
       meta.append(el("code", cert.code));
       const actions = el("p");
-      const download = link(cert.pdf_url, "Download PDF", "button secondary");
-      download.setAttribute("download", `certificate-${cert.code}.pdf`);
-      actions.append(download, " ", link(`/certificates/${encodeURIComponent(cert.code)}`, "Verification page"));
+      if (cert.pdf_url) {
+        // A revoked certificate has no PDF any more (the server answers 410).
+        const download = link(cert.pdf_url, "Download PDF", "button secondary");
+        download.setAttribute("download", `certificate-${cert.code}.pdf`);
+        actions.append(download, " ");
+      }
+      actions.append(link(`/certificates/${encodeURIComponent(cert.code)}`, "Verification page"));
       item.append(title, meta, actions);
       return item;
     }),

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from lms_core.errors import Conflict, NotFound, PermissionDenied
+from lms_core.errors import Conflict, Gone, NotFound, PermissionDenied
 
 __all__ = [
     "AdminRequired",
     "CertificateAlreadyRevoked",
     "CertificateNotFound",
+    "CertificateRevoked",
     "NotYourCertificate",
 ]
 
@@ -26,6 +27,13 @@ class NotYourCertificate(PermissionDenied):
 class AdminRequired(PermissionDenied):
     default_code = "admin_required"
     default_detail = "Administrators only."
+
+
+class CertificateRevoked(Gone):
+    # A revoked certificate still verifies (as revoked), but its PDF would present it as valid
+    # to anyone shown the file: only administrators keep access to it, for the record.
+    default_code = "certificate_revoked"
+    default_detail = "This certificate was revoked; its PDF is no longer available."
 
 
 class CertificateAlreadyRevoked(Conflict):

@@ -24,7 +24,9 @@ class CertificateOut(BaseModel):
     course_title: str
     issued_at: datetime
     status: CertificateStatus
-    pdf_url: str = Field(description="Where the PDF is downloaded (a path on this server).")
+    pdf_url: str | None = Field(
+        description="Where the PDF is downloaded (a path on this server); null once revoked."
+    )
 
 
 class CertificateList(BaseModel):

@@ -216,10 +216,15 @@ async def my_certificates(session: AsyncSession, actor: Actor) -> list[Certifica
 
 
 async def for_download(session: AsyncSession, actor: Actor, code: str) -> Certificate:
-    """The certificate whose PDF the caller may download: their own, or any for an admin."""
+    """The certificate whose PDF the caller may download: their own while it is valid, or any
+    for an admin."""
     certificate = await get_by_code(session, code)
-    if certificate.user_id != actor.id and not actor.is_admin:
+    if actor.is_admin:
+        return certificate
+    if certificate.user_id != actor.id:
         raise errors.NotYourCertificate()
+    if certificate.revoked_at is not None:
+        raise errors.CertificateRevoked(extra={"revoked_at": certificate.revoked_at.isoformat()})
     return certificate
 
 

@@ -39,7 +39,7 @@ def _mine(row: Certificate) -> schemas.CertificateOut:
         course_title=row.course_title,
         issued_at=row.issued_at,
         status=service.status_of(row),
-        pdf_url=pdf_url(row.code),
+        pdf_url=None if row.revoked_at else pdf_url(row.code),
     )
 
 
@@ -73,9 +73,9 @@ async def verify_certificate(call: Call[Empty, Empty, CodePath]) -> schemas.Veri
 @router.route(
     "GET",
     "/certificates/{code}/pdf",
-    summary="Download a certificate's PDF (its student, or an administrator)",
+    summary="Download a certificate's PDF (its student while it is valid, or an administrator)",
     path_params=CodePath,
-    errors=(401, 403, 404, 422, 503),
+    errors=(401, 403, 404, 410, 422, 503),
     download=True,
 )
 async def download_certificate(call: Call[Empty, Empty, CodePath]) -> web.StreamResponse:

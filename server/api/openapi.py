@@ -20,7 +20,7 @@ _STANDARD_ERRORS = {
     403: "Not allowed",
     404: "Not found",
     409: "Conflict with the current state",
-    410: "Expired or already used",
+    410: "Gone: expired, already used or revoked",
     413: "Body too large",
     415: "Body is not JSON",
     422: "Validation failed",

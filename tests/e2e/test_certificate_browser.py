@@ -1,6 +1,7 @@
 """A student completes a course and finds the certificate under My courses (issued by the
 server's own background job): the PDF downloads, and the verification page, open to anyone,
-says it is valid; an unknown code says there is no such certificate."""
+says it is valid; an unknown code says there is no such certificate. Once an administrator revokes
+it, the page says so, offers no PDF, and the PDF's address answers 410."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ from collections.abc import Iterator
 import pytest
 from playwright.async_api import Browser, Page, expect
 
+from lms_core.accounts.models import Role
 from tests.e2e import conftest as e2e
 from tests.e2e.conftest import SCREENSHOTS, Accounts, LiveServer, PageProblems
 from tests.e2e.test_courses_browser import PASSWORD, Courses, courses, seed_course
+from tests.e2e.test_marketplace_browser import api, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -102,5 +105,26 @@ async def test_a_completed_course_yields_a_verifiable_certificate(
         await expect(public.locator("#certificate-found")).to_be_hidden()
     finally:
         await visitor.close()
+
+    # An administrator revokes it (the API, as the admin's own browser context would call it).
+    admin = await browser.new_context(base_url=live_server.url, locale="en-US")
+    try:
+        await sign_in(admin, live_server, accounts, database_url, "Ada Admin", Role.ADMIN)
+        revoked = await api(
+            admin, live_server, "POST", f"/certificates/{code}/revoke", {"reason": "Copied work"}
+        )
+        assert revoked["status"] == "revoked"
+    finally:
+        await admin.close()
+    await page.goto("/my")
+    await expect(item).to_contain_text("Revoked")
+    await expect(item.get_by_role("link", name="Verification page")).to_be_visible()
+    await expect(item.get_by_role("link", name="Download PDF")).to_have_count(0)
+    gone = await page.request.get(href)
+    assert gone.status == 410
+    assert (await gone.json())["code"] == "certificate_revoked"
+    await page.goto(f"/certificates/{code}")
+    await expect(page.locator("#certificate-status")).to_have_text("Revoked")
+    await expect(page.locator("#certificate-revoked")).to_be_visible()
 
     assert problems.errors == []

@@ -321,6 +321,14 @@ async def test_verification_is_public_and_revocation_shows(school: School) -> No
     assert "Plagiarised" not in str(body)
     [item] = await school.mine("student")
     assert item["status"] == "revoked"
+    assert item["pdf_url"] is None
+    # Its PDF would still present it as valid: gone for the student, kept for admins.
+    pdf = f"/api/v1/certificates/{code}/pdf"
+    await problem(await school.clients["student"].get(pdf), 410, "certificate_revoked")
+    await problem(await school.clients["owner"].get(pdf), 403, "not_your_certificate")
+    kept = await admin.get(pdf)
+    assert kept.status == 200, await kept.text()
+    assert (await kept.read()).startswith(b"%PDF")
     await problem(
         await admin.post(revoke, json={"reason": "again"}), 409, "certificate_already_revoked"
     )
