@@ -17,6 +17,7 @@ import re
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -567,6 +568,7 @@ async def test_without_stripe_buying_says_payments_are_not_available(
 
 async def test_subscribe_then_enroll_in_an_included_course(
     page: Page,
+    browser: Browser,
     context: BrowserContext,
     teacher: BrowserContext,
     live_server: LiveServer,
@@ -619,7 +621,7 @@ async def test_subscribe_then_enroll_in_an_included_course(
     await expect(page.locator("#messages")).to_have_text(
         "Thank you: your subscription is being confirmed…"
     )
-    await stripe.call(standin.subscribe, session_id)
+    subscription = await stripe.call(standin.subscribe, session_id)
     await webhooks.send("checkout.session.completed", session_id)
     await expect(page.locator("#messages")).to_have_text("Thank you: your subscription is active.")
     await expect(page.locator("#subscription-state")).to_have_text(
@@ -641,7 +643,36 @@ async def test_subscribe_then_enroll_in_an_included_course(
     )
     await expect(page.get_by_role("link", name="Continue learning")).to_be_visible()
     await expect(page.locator("#purchase")).to_be_hidden()
+
+    # The plan's first invoice, paid: the admin's revenue page counts it "From subscriptions"
+    # (the month's EUR row also holds other tests' payments: compare with the API's figure).
+    admin = await new_context(browser, live_server)
+    try:
+        await sign_in(admin, live_server, accounts, database_url, "Ada Admin", Role.ADMIN)
+        before = await from_subscriptions(admin, live_server)
+        await webhooks.send("invoice.paid", subscription["latest_invoice"])
+        after = await from_subscriptions(admin, live_server)
+        assert after - before == MONTHLY_CENTS
+        revenue = await admin.new_page()
+        revenue.on("console", problems.on_console)
+        revenue.on("pageerror", problems.on_page_error)
+        await revenue.goto("/admin/revenue")
+        table = revenue.locator("#revenue-table")
+        await expect(table.locator("thead th").nth(8)).to_have_text("From subscriptions")
+        month = datetime.now(UTC).strftime("%B %Y")
+        row = table.locator("tbody tr").filter(has_text=month).filter(has_text="EUR")
+        await expect(row.locator("td, th").nth(8)).to_have_text(f"€{after / 100:,.2f}")
+    finally:
+        await admin.close()
     assert problems.errors == []
+
+
+async def from_subscriptions(admin: BrowserContext, server: LiveServer) -> int:
+    """This month's EUR subscription payments net of refunds, from GET /admin/revenue."""
+    month = datetime.now(UTC).strftime("%Y-%m")
+    report = await api(admin, server, "GET", "/admin/revenue")
+    rows = [r for r in report["items"] if r["month"] == month and r["currency"].upper() == "EUR"]
+    return sum(r["subscription_gross_cents"] - r["subscription_refunded_cents"] for r in rows)
 
 
 async def bought(
