@@ -38,8 +38,9 @@ async def shop(make_client: ClientFactory, database: Database, standin: StripeSt
     return await open_shop(make_client, database, standin)
 
 
-async def owner_client(shop: Shop, make_client: ClientFactory) -> AppClient:
-    return await _relogin(make_client, "teacher@example.com", stripe_settings(shop.standin))
+async def owner_client(shop: Shop, make_client: ClientFactory, **overrides: Any) -> AppClient:
+    settings = stripe_settings(shop.standin, **overrides)
+    return await _relogin(make_client, "teacher@example.com", settings)
 
 
 def codes_url(shop: Shop) -> str:
@@ -153,7 +154,7 @@ async def test_a_timeout_while_making_a_code_is_a_503_and_the_retry_makes_one(
     make_client: ClientFactory, database: Database, standin: StripeStandin
 ) -> None:
     shop = await open_shop(make_client, database, standin, stripe_timeout=0.2)
-    owner = await owner_client(shop, make_client)
+    owner = await owner_client(shop, make_client, stripe_timeout=0.2)
     standin.stall_next(path="/v1/promotion_codes")
     resp = await owner.post(codes_url(shop), json={"code": "EARLY", "percent_off": 20})
     await problem(resp, 503, "payment_provider_unavailable")
