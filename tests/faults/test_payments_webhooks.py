@@ -28,13 +28,10 @@ from tests.factories import make_course
 from tests.server.api.test_courses import ok
 from tests.server.api.test_payments import WEBHOOK, WEBHOOK_SECRET, stripe_settings
 from tests.server.live.harness import World
-from tests.stripe_standin import StripeStandin, stripe_standin
+from tests.stripe_standin import StripeStandin
+from tests.stripe_standin.fixtures import standin
 
-
-@pytest_asyncio.fixture
-async def standin() -> AsyncIterator[StripeStandin]:
-    async with stripe_standin() as s:
-        yield s
+__all__ = ["standin"]  # the fixture, imported
 
 
 @pytest.fixture

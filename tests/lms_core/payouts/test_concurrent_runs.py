@@ -12,9 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import aiohttp
 import pytest_asyncio
-import stripe
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -27,31 +25,18 @@ from lms_core.payouts.gateway import ConnectGateway
 from lms_core.payouts.models import Payout, PayoutAccount, PayoutStatus
 from lms_core.payouts.transfers import PayoutPolicy, run_payouts
 from tests.factories import make_user
-from tests.stripe_standin import StripeStandin, stripe_standin
+from tests.stripe_standin import StripeStandin
+from tests.stripe_standin.fixtures import standin, standin_client
+
+__all__ = ["standin"]  # the fixture, imported
 
 POLICY = PayoutPolicy(hold=timedelta(days=14), minimum_cents=1000)
 SHARE = 4000
 
 
-@pytest_asyncio.fixture
-async def standin() -> AsyncIterator[StripeStandin]:
-    async with stripe_standin() as s:
-        yield s
-
-
 async def _gateway(standin: StripeStandin, answer_within: float) -> AsyncIterator[ConnectGateway]:
-    stripe.enable_telemetry = False
-    http = stripe.AIOHTTPClient(
-        timeout=aiohttp.ClientTimeout(total=answer_within), connector=aiohttp.TCPConnector()
-    )
-    client = stripe.StripeClient(
-        "sk_test_concurrent",
-        base_addresses={"api": standin.url},
-        http_client=http,
-        max_network_retries=0,
-    )
-    yield ConnectGateway(client)
-    await http.close_async()  # type: ignore[no-untyped-call]
+    async with standin_client(standin, answer_within=answer_within) as client:
+        yield ConnectGateway(client)
 
 
 @pytest_asyncio.fixture

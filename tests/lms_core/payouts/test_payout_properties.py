@@ -12,12 +12,8 @@ the runs are the real ones, through the ``stripe`` library.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import aiohttp
-import pytest_asyncio
-import stripe
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, update
@@ -32,29 +28,12 @@ from lms_core.payouts.models import Payout, PayoutAccount, PayoutStatus
 from lms_core.payouts.transfers import PayoutPolicy, run_payouts
 from server.state import Database
 from tests.factories import make_user
-from tests.stripe_standin import StripeStandin, stripe_standin
+from tests.stripe_standin import StripeStandin
+from tests.stripe_standin.fixtures import standin, standin_client
+
+__all__ = ["standin"]  # the fixture, imported
 
 POLICY = PayoutPolicy(hold=timedelta(days=14), minimum_cents=500)
-
-
-@pytest_asyncio.fixture
-async def standin() -> AsyncIterator[StripeStandin]:
-    async with stripe_standin() as s:
-        yield s
-
-
-def _gateway(standin: StripeStandin, timeout: float) -> tuple[ConnectGateway, stripe.AIOHTTPClient]:
-    stripe.enable_telemetry = False
-    http = stripe.AIOHTTPClient(
-        timeout=aiohttp.ClientTimeout(total=timeout), connector=aiohttp.TCPConnector()
-    )
-    client = stripe.StripeClient(
-        "sk_test_properties",
-        base_addresses={"api": standin.url},
-        http_client=http,
-        max_network_retries=0,
-    )
-    return ConnectGateway(client), http
 
 
 steps = st.lists(
@@ -82,13 +61,13 @@ steps = st.lists(
 async def test_runs_pay_what_is_available_once(
     database: Database, standin: StripeStandin, script: list[tuple[object, ...]]
 ) -> None:
-    gateway, http = _gateway(standin, timeout=5)
-    stalling, stalling_http = _gateway(standin, timeout=0.2)
-    try:
-        await _play(database, standin, gateway, stalling, script)
-    finally:
-        await http.close_async()  # type: ignore[no-untyped-call]
-        await stalling_http.close_async()  # type: ignore[no-untyped-call]
+    async with (
+        standin_client(standin, answer_within=5) as client,
+        standin_client(standin, answer_within=0.2) as stalling_client,
+    ):
+        await _play(
+            database, standin, ConnectGateway(client), ConnectGateway(stalling_client), script
+        )
 
 
 async def _play(

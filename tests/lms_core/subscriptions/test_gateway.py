@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-import aiohttp
 import pytest
 import pytest_asyncio
 import stripe
 
 from lms_core.payments.errors import PaymentProviderError, PaymentProviderUnavailable
 from lms_core.subscriptions.gateway import PRICE_TTL_SECONDS, SubscriptionGateway
-from tests.server.api.test_payments import standin
 from tests.stripe_standin import StripeStandin
+from tests.stripe_standin.fixtures import standin, standin_client
 
 __all__ = ["standin"]  # the fixture, imported
 
@@ -28,15 +27,8 @@ class Clock:
 
 @pytest_asyncio.fixture
 async def client(standin: StripeStandin) -> AsyncIterator[stripe.StripeClient]:
-    stripe.enable_telemetry = False
-    http = stripe.AIOHTTPClient(timeout=aiohttp.ClientTimeout(total=5))
-    yield stripe.StripeClient(
-        "sk_test_gateway",
-        base_addresses={"api": standin.url},
-        http_client=http,
-        max_network_retries=0,
-    )
-    await http.close_async()  # type: ignore[no-untyped-call]
+    async with standin_client(standin, answer_within=5) as made:
+        yield made
 
 
 def price_reads(standin: StripeStandin) -> int:

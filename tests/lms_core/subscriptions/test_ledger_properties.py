@@ -13,9 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest_asyncio
-import stripe
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -29,32 +27,19 @@ from lms_core.payments.models import LedgerEntry, LedgerKind, LedgerTransaction
 from lms_core.subscriptions.models import Subscription
 from server.state import Database
 from tests.factories import make_user
-from tests.stripe_standin import StripeStandin, stripe_standin
+from tests.stripe_standin import StripeStandin
+from tests.stripe_standin.fixtures import standin, standin_client
 from tests.stripe_standin.server import stripe_fee
+
+__all__ = ["standin"]  # the fixture, imported
 
 SECRET = "whsec_test_subscription_properties"
 
 
 @pytest_asyncio.fixture
-async def standin() -> AsyncIterator[StripeStandin]:
-    async with stripe_standin() as s:
-        yield s
-
-
-@pytest_asyncio.fixture
 async def gateway(standin: StripeStandin) -> AsyncIterator[StripeGateway]:
-    stripe.enable_telemetry = False
-    http = stripe.AIOHTTPClient(
-        timeout=aiohttp.ClientTimeout(total=10), connector=aiohttp.TCPConnector()
-    )
-    client = stripe.StripeClient(
-        "sk_test_properties",
-        base_addresses={"api": standin.url},
-        http_client=http,
-        max_network_retries=0,
-    )
-    yield StripeGateway(client)
-    await http.close_async()  # type: ignore[no-untyped-call]
+    async with standin_client(standin) as client:
+        yield StripeGateway(client)
 
 
 @pytest_asyncio.fixture

@@ -8,7 +8,6 @@ import csv
 import io
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,7 +25,10 @@ from server.state import Database
 from tests.conftest import AppClient, ClientFactory, login, make_settings
 from tests.server.api.test_courses import ok, problem
 from tests.server.api.test_enrollment import Persona, new_course, persona
-from tests.stripe_standin import StripeStandin, sign_payload, stripe_standin
+from tests.stripe_standin import StripeStandin, sign_payload
+from tests.stripe_standin.fixtures import standin
+
+__all__ = ["standin"]  # the fixture, imported
 
 WEBHOOK_SECRET = "whsec_test_" + "s3cr3t" * 4
 WEBHOOK = "/api/v1/payments/stripe/webhook"
@@ -40,12 +42,6 @@ def stripe_settings(standin: StripeStandin, **overrides: Any) -> dict[str, Any]:
         "stripe_max_network_retries": 0,
         **overrides,
     }
-
-
-@pytest_asyncio.fixture
-async def standin() -> AsyncIterator[StripeStandin]:
-    async with stripe_standin() as s:
-        yield s
 
 
 @dataclass

@@ -5,24 +5,18 @@ admin and anonymously."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest_asyncio
 
 from server.state import Database
 from tests.conftest import ClientFactory
 from tests.server.api.test_fuzz import UNLIMITED, admin_token, bearer, only, schemathesis
 from tests.server.api.test_payments import stripe_settings
-from tests.stripe_standin import StripeStandin, stripe_standin
+from tests.stripe_standin import StripeStandin
+from tests.stripe_standin.fixtures import standin
+
+__all__ = ["standin"]  # the fixture, imported
 
 OPERATIONS = ("my_payouts", "payout_onboarding", "run_payouts")
-
-
-@pytest_asyncio.fixture
-async def standin() -> AsyncIterator[StripeStandin]:
-    async with stripe_standin() as s:
-        yield s
 
 
 async def test_fuzz_payouts(

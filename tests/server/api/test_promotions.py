@@ -6,7 +6,6 @@ platform-wide codes of admins; retries after a timeout."""
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
@@ -24,13 +23,10 @@ from tests.conftest import AppClient, ClientFactory
 from tests.server.api.test_courses import ok, problem
 from tests.server.api.test_enrollment import new_course, persona
 from tests.server.api.test_payments import Shop, _relogin, open_shop, stripe_settings
-from tests.stripe_standin import StripeStandin, stripe_standin
+from tests.stripe_standin import StripeStandin
+from tests.stripe_standin.fixtures import standin
 
-
-@pytest_asyncio.fixture
-async def standin() -> AsyncIterator[StripeStandin]:
-    async with stripe_standin() as s:
-        yield s
+__all__ = ["standin"]  # the fixture, imported
 
 
 @pytest_asyncio.fixture
