@@ -127,7 +127,7 @@ async def record_payout(
     "(admins)",
     path_params=UserPath,
     response=schemas.PayoutList,
-    errors=(401, 403, 404),
+    errors=(401, 403, 404, 422),
 )
 async def instructor_payouts(call: Call[Empty, Empty, UserPath]) -> schemas.PayoutList:
     payouts = await manual.payouts_of(call.db, call.actor, call.path.user_id)
