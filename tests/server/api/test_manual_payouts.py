@@ -12,8 +12,10 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 import pytest_asyncio
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
 
 from lms_core.accounts.models import Role
 from lms_core.clock import utcnow
@@ -253,3 +255,38 @@ async def test_with_connect_on_the_runs_are_the_payouts_and_the_list_shows_both_
     assert mine["balances"][0]["available_cents"] == 0
     assert await owed(connect_admin, teacher_id) is None
     assert await unbalanced_transactions(payroll.database) == []
+
+
+INSERT_PAYOUT = text(
+    "INSERT INTO payouts (id, user_id, method, stripe_account_id, currency, amount_cents, "
+    "status, reversed_cents, reference, paid_on, paid_at, recorded_by, created_at, updated_at) "
+    "VALUES (gen_random_uuid(), :user, :method, :account, 'EUR', 100, :status, 0, :reference, "
+    ":paid_on, :paid_at, NULL, now(), now())"
+)
+
+
+async def test_the_migrations_check_keeps_the_two_kinds_apart(payroll: Payroll) -> None:
+    """Raw inserts against the migrated schema: each kind with its own fields passes; a manual
+    payout without a reference, one naming a Stripe account, one still pending, or a Connect
+    payout without an account, is refused by ``ck_payouts_method_consistent``."""
+    today, now = utcnow().date(), utcnow()
+    manual = {"method": "manual", "account": None, "status": "paid", "reference": "SEPA"}
+    manual |= {"paid_on": today, "paid_at": now}
+    stripe = {"method": "stripe", "account": "acct_1", "status": "pending", "reference": None}
+    stripe |= {"paid_on": None, "paid_at": None}
+    broken = [
+        manual | {"reference": None},
+        manual | {"account": "acct_1"},
+        manual | {"status": "pending"},
+        manual | {"paid_on": None},
+        stripe | {"account": None},
+        stripe | {"reference": "SEPA"},
+    ]
+    async with payroll.database.sessions() as s:
+        for fine in (manual, stripe | {"status": "failed"}):
+            await s.execute(INSERT_PAYOUT, {"user": payroll.teacher.id, **fine})
+        for values in broken:
+            with pytest.raises(IntegrityError, match="ck_payouts_method_consistent"):
+                async with s.begin_nested():
+                    await s.execute(INSERT_PAYOUT, {"user": payroll.teacher.id, **values})
+        await s.rollback()
