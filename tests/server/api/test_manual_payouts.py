@@ -270,9 +270,19 @@ async def test_the_migrations_check_keeps_the_two_kinds_apart(payroll: Payroll) 
     payout without a reference, one naming a Stripe account, one still pending, or a Connect
     payout without an account, is refused by ``ck_payouts_method_consistent``."""
     today, now = utcnow().date(), utcnow()
-    manual = {"method": "manual", "account": None, "status": "paid", "reference": "SEPA"}
+    manual: dict[str, Any] = {
+        "method": "manual",
+        "account": None,
+        "status": "paid",
+        "reference": "SEPA",
+    }
     manual |= {"paid_on": today, "paid_at": now}
-    stripe = {"method": "stripe", "account": "acct_1", "status": "pending", "reference": None}
+    stripe: dict[str, Any] = {
+        "method": "stripe",
+        "account": "acct_1",
+        "status": "pending",
+        "reference": None,
+    }
     stripe |= {"paid_on": None, "paid_at": None}
     broken = [
         manual | {"reference": None},
