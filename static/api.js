@@ -21,11 +21,11 @@ export class ApiError extends Error {
   }
 }
 
-export async function api(method, path, body) {
+export async function api(method, path, body, headers = {}) {
   const init = {
     method,
     credentials: "same-origin",
-    headers: { Accept: "application/json" },
+    headers: { Accept: "application/json", ...headers },
   };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";

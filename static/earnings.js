@@ -1,7 +1,8 @@
 // /teach/earnings: an instructor's share of their courses' sales by course and month (GET
 // /me/earnings: sales, earned, reversed by refunds, net; CSV), and their payouts (GET
 // /me/payouts): with Stripe Connect, onboarding or the account's state, balances available,
-// held and paid out per currency, and the transfers; without it, the platform pays them.
+// held and paid out per currency, and the transfers; without it, the platform pays them by bank
+// transfer and the payouts an administrator recorded are listed (date, amount, reference).
 
 import { ApiError, api } from "./api.js";
 import { formatMoney } from "./money.js";
@@ -76,6 +77,21 @@ function onboardingButton(account) {
   return go;
 }
 
+/** A calendar day ("2026-11-21") as a local date text, without shifting it by the time zone. */
+function dayText(day) {
+  if (!day) return "—";
+  return new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeZone: "UTC" }).format(new Date(`${day}T00:00:00Z`));
+}
+
+/** Without Connect: the bank transfers the platform made and recorded, newest first. */
+function bankPayouts(transfers) {
+  const manual = transfers.filter((t) => t.method === "manual");
+  if (!manual.length) return el("p", "No payouts recorded yet.", "muted");
+  const columns = [{ label: "Paid on" }, { label: "Amount", numeric: true }, { label: "Bank reference" }];
+  const rows = manual.map((t) => [dayText(t.paid_on), formatMoney(t.amount_cents, t.currency), t.reference]);
+  return dataTable("Payouts from the platform", columns, rows, "bank-payouts-table");
+}
+
 function payoutsBox(payouts) {
   const box = section("payouts", "Payouts");
   if (!payouts) {
@@ -84,6 +100,7 @@ function payoutsBox(payouts) {
   }
   if (!payouts.connect_enabled) {
     box.append(el("p", "Your earnings are paid by the platform: it settles what you are owed with you directly.", "muted payout-note"));
+    box.append(bankPayouts(payouts.transfers));
     return box;
   }
   const state = el("p", accountLine(payouts.account), "payout-account");
@@ -109,9 +126,9 @@ function payoutsBox(payouts) {
   const transfers = [{ label: "Date" }, { label: "Amount", numeric: true }, { label: "Status" }];
   if (payouts.transfers.length) {
     const rows = payouts.transfers.map((t) => [
-      dateText(t.created_at),
+      t.method === "manual" ? dayText(t.paid_on) : dateText(t.created_at),
       formatMoney(t.amount_cents, t.currency),
-      TRANSFER_STATUS[t.status] || t.status,
+      t.method === "manual" ? `Paid by bank transfer (${t.reference})` : TRANSFER_STATUS[t.status] || t.status,
     ]);
     box.append(dataTable("Transfers to your account", transfers, rows, "transfers-table"));
   } else {

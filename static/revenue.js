@@ -1,11 +1,12 @@
 // /admin/revenue (admins): the platform's revenue by month and currency (GET /admin/revenue:
 // sales, gross, refunded, Stripe fees, the platform's and instructors' shares; CSV), what each
 // instructor is owed (GET /admin/payables; CSV), "Run payouts now" when Stripe Connect is on
-// (POST /admin/payouts/run), and an instructor's own platform fee (PUT / DELETE
-// /admin/instructors/{id}/platform-fee).
+// (POST /admin/payouts/run), "Record payout" on each owed instructor when it is off (a bank
+// transfer the school made: POST /admin/instructors/{id}/payouts), and an instructor's own
+// platform fee (PUT / DELETE /admin/instructors/{id}/platform-fee).
 
 import { ApiError, api } from "./api.js";
-import { formatMoney } from "./money.js";
+import { formatMoney, fractionDigits, toMajor, toMinor } from "./money.js";
 import { body, fail, messages, refuse, show } from "./page-shell.js";
 import { currentUser } from "./nav.js";
 import { button, el, say, sayProblem } from "./ui.js";
@@ -60,18 +61,134 @@ function revenueBox(items) {
   return box;
 }
 
+/** What each refusal of a recording means, in the admin's words. */
+function payoutRefusal(error, row) {
+  const who = row.instructor_name || "This instructor";
+  const owed = error.problem?.balance_cents;
+  switch (error.code) {
+    case "payout_exceeds_balance":
+      return `That is more than ${who} is owed: ${formatMoney(owed, row.currency)}. Nothing was recorded.`;
+    case "nothing_owed":
+      return `${who} is owed nothing in ${row.currency.toUpperCase()} now. Nothing was recorded.`;
+    case "connect_enabled":
+      return "Stripe Connect pays instructors on this site: its transfers are the payouts, so none is recorded here.";
+    case "paid_on_in_future":
+      return "The payment date cannot be in the future.";
+    case "user_not_found":
+      return `${who}'s account no longer exists.`;
+    default:
+      return null;
+  }
+}
+
+/** The "Record payout" form for one payables row: the amount prefilled with what is owed. */
+function recordPayoutForm(row, onDone) {
+  const form = el("form", null, "inline-form record-payout");
+  const who = row.instructor_name || "the instructor";
+  form.setAttribute("aria-label", `Record a payout to ${who}`);
+  const amount = el("input");
+  amount.type = "number";
+  amount.name = "amount";
+  amount.required = true;
+  amount.inputMode = "decimal";
+  const digits = fractionDigits(row.currency);
+  amount.step = digits ? String(10 ** -digits) : "1";
+  amount.min = amount.step;
+  amount.max = String(toMajor(row.balance_cents, row.currency));
+  amount.value = toMajor(row.balance_cents, row.currency).toFixed(digits);
+  const reference = el("input");
+  reference.name = "reference";
+  reference.required = true;
+  reference.maxLength = 200;
+  reference.autocomplete = "off";
+  const paidOn = el("input");
+  paidOn.type = "date";
+  paidOn.name = "paid_on";
+  paidOn.required = true;
+  const now = new Date();
+  paidOn.value = new Date(now.getTime() - now.getTimezoneOffset() * 60_000).toISOString().slice(0, 10);
+  paidOn.max = paidOn.value;
+  const save = el("button", "Save payout", "button");
+  save.type = "submit";
+  const cancel = button("Cancel");
+  const currency = row.currency.toUpperCase();
+  form.append(
+    field(`payout-amount-${row.instructor_id}-${currency}`, `Amount (${currency})`, amount),
+    field(`payout-reference-${row.instructor_id}-${currency}`, "Bank reference", reference),
+    field(`payout-date-${row.instructor_id}-${currency}`, "Paid on", paidOn),
+    save,
+    cancel,
+  );
+  // One key for this form: a retry after a lost answer finds the payout instead of adding one.
+  const key = crypto.randomUUID();
+  cancel.addEventListener("click", () => onDone(false));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const cents = toMinor(amount.value, row.currency);
+    save.disabled = true;
+    try {
+      const path = `/admin/instructors/${encodeURIComponent(row.instructor_id)}/payouts`;
+      const payload = { currency: row.currency, amount_cents: cents, reference: reference.value, paid_on: paidOn.value };
+      const paid = await api("POST", path, payload, { "Idempotency-Key": key });
+      await onDone(true);
+      say(messages, `Recorded a payout of ${formatMoney(paid.amount_cents, paid.currency)} to ${who} (${paid.reference}).`, "success");
+    } catch (error) {
+      save.disabled = false;
+      if (!(error instanceof ApiError)) throw error;
+      // The balance changed under the form (another payout, a refund): show the new one.
+      if (error.code === "payout_exceeds_balance" || error.code === "nothing_owed") await onDone(true);
+      const text = payoutRefusal(error, row);
+      if (text) say(messages, text, "error");
+      else sayProblem(messages, error, "The payout was not recorded: ");
+    }
+  });
+  return form;
+}
+
 function payablesBox(items, connectEnabled) {
   const box = section("payables", "Owed to instructors");
+  const refresh = async () => {
+    const fresh = await api("GET", "/admin/payables");
+    box.replaceWith(payablesBox(fresh.items, connectEnabled));
+  };
   if (items.length) {
     const columns = [{ label: "Instructor" }, { label: "Currency" }, { label: "Balance", numeric: true }];
-    const rows = items.map((p) => [
-      p.instructor_name || "(deleted account)",
-      p.currency.toUpperCase(),
-      formatMoney(p.balance_cents, p.currency),
-    ]);
+    // Without Connect the school pays by bank transfer and records each one here.
+    const recording = !connectEnabled;
+    if (recording) columns.push({ label: "Payout" });
+    const formSlot = el("div", null, "record-payout-slot");
+    const rows = items.map((p) => {
+      const cells = [
+        p.instructor_name || "(deleted account)",
+        p.currency.toUpperCase(),
+        formatMoney(p.balance_cents, p.currency),
+      ];
+      if (recording) {
+        if (p.instructor_id && p.balance_cents > 0) {
+          const label = `Record payout to ${p.instructor_name || "the instructor"} (${p.currency.toUpperCase()})`;
+          const open = button("Record payout", "button secondary", label);
+          open.addEventListener("click", () => {
+            const form = recordPayoutForm(p, async (saved) => {
+              if (saved) return refresh();
+              formSlot.replaceChildren();
+              open.focus();
+            });
+            formSlot.replaceChildren(form);
+            form.querySelector("input[name=reference]").focus();
+          });
+          cells.push(open);
+        } else {
+          cells.push("");
+        }
+      }
+      return cells;
+    });
     const table = dataTable("What each instructor is owed", columns, rows, "payables-table");
     table.table.id = "payables-table";
-    box.append(table, el("p", "A negative balance: refunds took back more than the instructor was owed.", "hint"));
+    box.append(table, formSlot, el("p", "A negative balance: refunds took back more than the instructor was owed.", "hint"));
+    if (recording) {
+      box.append(el("p", "Paid an instructor by bank transfer? Record it with its reference: the balance drops by it and the instructor sees it on their earnings page.", "hint"));
+    }
   } else {
     box.append(el("p", "Nobody is owed anything.", "muted"));
   }

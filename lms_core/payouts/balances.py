@@ -76,3 +76,26 @@ async def balances(
             )
         )
     return out
+
+
+async def owed_cents(session: AsyncSession, user_id: uuid.UUID, currency: str) -> int:
+    """What the instructor is owed in ``currency`` right now, as the payables report counts it
+    (the ``instructor_payable`` balance), less Connect transfers still pending (they are on
+    their way: counting them again would pay them twice)."""
+    owed = await session.scalar(
+        select(func.coalesce(func.sum(LedgerEntry.amount_cents), 0))
+        .select_from(LedgerEntry)
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(
+            LedgerEntry.account == ledger.instructor_account(user_id),
+            LedgerTransaction.currency == currency,
+        )
+    )
+    pending = await session.scalar(
+        select(func.coalesce(func.sum(Payout.amount_cents), 0)).where(
+            Payout.user_id == user_id,
+            Payout.currency == currency,
+            Payout.status == PayoutStatus.PENDING,
+        )
+    )
+    return int(owed or 0) - int(pending or 0)

@@ -72,6 +72,9 @@ async def overview(
                 currency=p.currency,
                 status=p.status,
                 created_at=p.created_at,
+                method=p.method,
+                reference=p.reference,
+                paid_on=p.paid_on,
             )
             for p in transfers
         ],

@@ -65,6 +65,18 @@ def payout_entries(payout: Payout, amount_cents: int) -> ledger.Entries:
     ]
 
 
+async def post_payout(session: AsyncSession, payout: Payout) -> None:
+    """The paid payout's ledger transaction (``payout:<id>``): its amount moved from owed to
+    paid out. Connect transfers and manual (bank) payouts post the same one."""
+    await ledger.post_transaction(
+        session,
+        LedgerKind.PAYOUT,
+        f"payout:{payout.id}",
+        payout_entries(payout, payout.amount_cents),
+        currency=payout.currency,
+    )
+
+
 async def run_payouts(
     sessions: SessionFactory,
     gateway: ConnectGateway,
@@ -89,6 +101,12 @@ async def run_payouts(
         for payout_id in await record(sessions, user_id, policy, now or utcnow()):
             await settle(sessions, gateway, payout_id, report)
     return report
+
+
+def _stripe_account(payout: Payout) -> str:
+    # Only Connect payouts are ever pending (the CHECK gives manual ones no account).
+    assert payout.stripe_account_id is not None, payout.id
+    return payout.stripe_account_id
 
 
 async def _refresh_accounts(sessions: SessionFactory, gateway: ConnectGateway) -> None:
@@ -173,7 +191,7 @@ async def settle(
             try:
                 transfer = existing or await gateway.create_transfer(
                     payout.id,
-                    account_id=payout.stripe_account_id,
+                    account_id=_stripe_account(payout),
                     amount_cents=payout.amount_cents,
                     currency=payout.currency,
                     user_id=payout.user_id,
@@ -186,13 +204,7 @@ async def settle(
             payout.status = PayoutStatus.PAID
             payout.stripe_transfer_id = transfer.id
             payout.paid_at = utcnow()
-            await ledger.post_transaction(
-                session,
-                LedgerKind.PAYOUT,
-                f"payout:{payout.id}",
-                payout_entries(payout, payout.amount_cents),
-                currency=payout.currency,
-            )
+            await post_payout(session, payout)
             report.paid.append(payout.id)
             log.info(
                 "payout paid",

@@ -3,7 +3,6 @@ lms_core.assignments (the service checks every rule)."""
 
 from __future__ import annotations
 
-import re
 import uuid
 from typing import Any
 
@@ -18,6 +17,7 @@ from lms_core.errors import FieldError, InvalidInput
 from lms_core.storage.filenames import content_disposition
 from lms_core.storage.sniff import COURSE_FILE_TYPES
 from server.api.framework import Call, Empty, Router
+from server.api.idempotency import idempotency_key
 from server.api.lesson_uploads import UploadQuery, delete_after_commit, upload_filename
 from server.api.paths import LessonPath
 from server.downloads import stored_object_response
@@ -30,8 +30,6 @@ router = Router(tags=("assignments",))
 
 DOWNLOAD_URL_SECONDS = 300
 DOWNLOAD_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"}
-IDEMPOTENCY_HEADER = "Idempotency-Key"
-_KEY = re.compile(r"[\x21-\x7e]{1,200}")
 TEXT_BYTES = schemas.MAX_TEXT_CHARS * 4  # UTF-8: at most four bytes a character
 
 SUBMISSION_FORM: dict[str, Any] = {
@@ -200,19 +198,6 @@ async def download_assignment_attachment(
 # --- submissions -------------------------------------------------------------------------------
 
 
-def _idempotency_key(request: web.Request) -> str | None:
-    value = request.headers.get(IDEMPOTENCY_HEADER)
-    if value is None:
-        return None
-    if not _KEY.fullmatch(value):
-        raise InvalidInput(
-            "The Idempotency-Key is 1-200 visible ASCII characters.",
-            code="invalid_idempotency_key",
-            errors=[FieldError(("header", IDEMPOTENCY_HEADER), "1-200 visible ASCII", "invalid")],
-        )
-    return value
-
-
 def _submitted(out: schemas.SubmissionOut, status: int) -> web.Response:
     return web.Response(
         body=out.model_dump_json().encode(), status=status, content_type="application/json"
@@ -235,7 +220,7 @@ def _submitted(out: schemas.SubmissionOut, status: int) -> web.Response:
 async def submit_assignment(call: Call[Empty, Empty, LessonPath]) -> web.Response:
     request = call.request
     settings, storage = request.app[SETTINGS], request.app[STORAGE]
-    key = _idempotency_key(request)
+    key = idempotency_key(request)
     opening = await service.open_for_submission(
         call.db, call.actor, call.path.lesson_id, idempotency_key=key
     )

@@ -3,7 +3,9 @@ over lms_core.payouts).
 
 Connect is on with ``SEMINAR_STRIPE_CONNECT=true`` (and Stripe configured). The Stripe client is
 the payments one (``PAYMENTS``). Without Connect, the overview still answers (balances from the
-ledger, ``connect_enabled: false``) and instructors are paid from ``GET /admin/payables``.
+ledger, ``connect_enabled: false``) and instructors are paid from ``GET /admin/payables``:
+administrators record each bank transfer they make (``POST
+/admin/instructors/{user_id}/payouts``, lms_core.payouts.manual), which nets it from the report.
 """
 
 from __future__ import annotations
@@ -14,10 +16,11 @@ from aiohttp import web
 
 from lms_core.clock import utcnow
 from lms_core.payments.errors import PaymentsNotConfigured
-from lms_core.payouts import schemas, service
+from lms_core.payouts import manual, schemas, service
 from lms_core.payouts.gateway import ConnectGateway
 from server.api.framework import Call, Empty, Router
-from server.api.payments import PAYMENTS
+from server.api.idempotency import idempotency_key
+from server.api.payments import PAYMENTS, UserPath
 from server.state import SETTINGS
 
 router = Router(tags=("payouts",))
@@ -83,3 +86,49 @@ async def payout_onboarding(call: Call[Empty, Empty, Empty]) -> schemas.Onboardi
 async def run_payouts(call: Call[Empty, Empty, Empty]) -> schemas.RunQueued:
     await service.queue_run(call.db, call.actor, connect_enabled=_connect_enabled(call.request))
     return schemas.RunQueued(queued=True)
+
+
+@router.route(
+    "POST",
+    "/admin/instructors/{user_id}/payouts",
+    summary="Record a payout made outside Stripe (a bank transfer; admins, Connect off). A "
+    "retry with the same Idempotency-Key answers the first payout (200) instead of recording "
+    "another",
+    body=schemas.ManualPayoutIn,
+    path_params=UserPath,
+    response=schemas.PayoutOut,
+    status=201,
+    also=(200,),
+    errors=(401, 403, 404, 409, 422),
+)
+async def record_payout(
+    call: Call[schemas.ManualPayoutIn, Empty, UserPath],
+) -> web.Response:
+    recorded = await manual.record_manual_payout(
+        call.db,
+        call.actor,
+        call.path.user_id,
+        call.body,
+        connect_enabled=_connect_enabled(call.request),
+        idempotency_key=idempotency_key(call.request),
+    )
+    out = schemas.PayoutOut.model_validate(recorded.payout)
+    return web.Response(
+        body=out.model_dump_json().encode(),
+        status=201 if recorded.created else 200,
+        content_type="application/json",
+    )
+
+
+@router.route(
+    "GET",
+    "/admin/instructors/{user_id}/payouts",
+    summary="One user's payouts, Connect transfers and recorded bank transfers, newest first "
+    "(admins)",
+    path_params=UserPath,
+    response=schemas.PayoutList,
+    errors=(401, 403, 404, 422),
+)
+async def instructor_payouts(call: Call[Empty, Empty, UserPath]) -> schemas.PayoutList:
+    payouts = await manual.payouts_of(call.db, call.actor, call.path.user_id)
+    return schemas.PayoutList(items=[schemas.PayoutOut.model_validate(p) for p in payouts])

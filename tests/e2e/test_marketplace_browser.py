@@ -771,6 +771,87 @@ async def test_an_instructor_onboards_and_an_admin_run_pays_them(
     assert problems.errors == []
 
 
+async def test_an_admin_records_a_bank_payout_and_the_instructor_sees_it(
+    browser: Browser,
+    live_server: LiveServer,
+    stripe: StandinThread,
+    accounts: Accounts,
+    shop: Courses,
+    problems: PageProblems,
+    database_url: str,
+) -> None:
+    """No Connect here: the school pays by bank transfer and records it on the revenue page;
+    the owed amount drops, a refusal is explained, and the instructor sees the payout."""
+    server = live_server
+    teacher = await new_context(browser, server)
+    student = await new_context(browser, server)
+    admin = await new_context(browser, server)
+    try:
+        await sign_in(teacher, server, accounts, database_url, "Pia Payee", Role.INSTRUCTOR)
+        course = await paid_course(teacher, server, shop.new_slug())
+        await sign_in(student, server, accounts, database_url, "Sam Student")
+        await sign_in(admin, server, accounts, database_url, "Ada Admin", Role.ADMIN)
+        share = await bought(student, server, stripe, course)
+
+        revenue = await admin.new_page()
+        revenue.on("console", problems.on_console)
+        revenue.on("pageerror", problems.on_page_error)
+        await revenue.goto("/admin/revenue")
+        row = revenue.locator("#payables-table tbody tr").filter(has_text="Pia Payee")
+        await expect(row.locator("td").nth(1)).to_have_text(euros(share))
+        await row.get_by_role("button", name="Record payout").click()
+        form = revenue.get_by_role("form", name="Record a payout to Pia Payee")
+        amount = form.get_by_label("Amount (EUR)")
+        await expect(amount).to_have_value(f"{share / 100:.2f}")  # prefilled: all that is owed
+        await expect(form.get_by_label("Paid on")).to_have_value(re.compile(r"^\d{4}-\d{2}-\d{2}$"))
+        await amount.fill("10.00")
+        await form.get_by_label("Bank reference").fill("SEPA-E2E-1")
+        await form.get_by_role("button", name="Save payout").click()
+        await expect(revenue.locator("#messages")).to_have_text(
+            "Recorded a payout of €10.00 to Pia Payee (SEPA-E2E-1)."
+        )
+        await expect(row.locator("td").nth(1)).to_have_text(euros(share - 1000))  # refreshed
+        await revenue.screenshot(path=SCREENSHOTS / "marketplace-manual-payout.png", full_page=True)
+
+        # Another administrator pays the rest meanwhile: this form's recording is refused and
+        # the instructor leaves the table.
+        await row.get_by_role("button", name="Record payout").click()
+        await form.get_by_label("Bank reference").fill("SEPA-E2E-LATE")
+        teacher_id = (await api(teacher, server, "GET", "/users/me"))["id"]
+        await api(
+            admin,
+            server,
+            "POST",
+            f"/admin/instructors/{teacher_id}/payouts",
+            {"currency": "EUR", "amount_cents": share - 1000, "reference": "SEPA-E2E-2"},
+        )
+        problems.expected_api_errors.add(409)  # the late recording's refusal
+        await form.get_by_role("button", name="Save payout").click()
+        await expect(revenue.locator("#messages")).to_have_text(
+            "Pia Payee is owed nothing in EUR now. Nothing was recorded."
+        )
+        await expect(row).to_have_count(0)
+
+        # The instructor's earnings page lists both bank payouts, newest first.
+        earnings = await teacher.new_page()
+        earnings.on("console", problems.on_console)
+        earnings.on("pageerror", problems.on_page_error)
+        await earnings.goto("/teach/earnings")
+        await expect(earnings.locator("#payouts")).to_contain_text("paid by the platform")
+        paid = earnings.locator(".bank-payouts-table tbody tr")
+        day = re.compile(r"^[A-Z][a-z]{2} \d{1,2}, \d{4}$")
+        await expect(paid).to_have_count(2)
+        await expect(paid.nth(0).locator("th, td")).to_have_text(
+            [day, euros(share - 1000), "SEPA-E2E-2"]
+        )
+        await expect(paid.nth(1).locator("th, td")).to_have_text([day, euros(1000), "SEPA-E2E-1"])
+        await earnings.screenshot(path=SCREENSHOTS / "marketplace-bank-payouts.png", full_page=True)
+    finally:
+        for ctx in (teacher, student, admin):
+            await ctx.close()
+    assert problems.errors == []
+
+
 async def test_order_history_pages_pending_orders_and_a_zero_decimal_currency(
     page: Page,
     context: BrowserContext,

@@ -2213,6 +2213,54 @@ PAYOUT_CASES: list[Case] = [
 ]
 CASES += PAYOUT_CASES
 
+# --- manual payouts (bank transfers recorded by an administrator) --------------------------------
+# Admins only, for anyone, the instructor included. Connect is on in this world, so an admin's
+# recording is 409 connect_enabled (the runs are the payouts then); with it off it would be 409
+# nothing_owed, nobody here being owed anything. Recordings that succeed, their refusals and
+# their concurrency: tests/server/api/test_manual_payouts.py, tests/lms_core/payouts/.
+MANUAL_PAYOUTS = "/api/v1/admin/instructors/{user_id}/payouts"
+NOBODY = "00000000-0000-4000-8000-000000000000"
+
+
+def no_payouts_listed(w: World, p: Persona, body: Any) -> None:
+    assert body == {"items": []}, body
+
+
+MANUAL_PAYOUT_CASES: list[Case] = [
+    Case(
+        "POST",
+        MANUAL_PAYOUTS,
+        "the owner's, Connect on",
+        "/api/v1/admin/instructors/{w.people[owner].id}/payouts",
+        admin_only(409),
+        json={"currency": "EUR", "amount_cents": 100, "reference": "SEPA-1"},
+    ),
+    Case(
+        "POST",
+        MANUAL_PAYOUTS,
+        "the other instructor's, Connect on",
+        "/api/v1/admin/instructors/{w.people[other_instructor].id}/payouts",
+        admin_only(409),
+        json={"currency": "EUR", "amount_cents": 100, "reference": "SEPA-2"},
+    ),
+    Case(
+        "GET",
+        MANUAL_PAYOUTS,
+        "the owner's",
+        "/api/v1/admin/instructors/{w.people[owner].id}/payouts",
+        admin_only(200),
+        check=no_payouts_listed,
+    ),
+    Case(
+        "GET",
+        MANUAL_PAYOUTS,
+        "no such user",
+        f"/api/v1/admin/instructors/{NOBODY}/payouts",
+        admin_only(404),
+    ),
+]
+CASES += MANUAL_PAYOUT_CASES
+
 # --- coupons and promotion codes ------------------------------------------------------------
 # The world's course is free: its owner and admins get past authorization to course_is_free
 # (before any Stripe call); the platform code's body lacks a currency (422 after require_admin).

@@ -28,3 +28,18 @@ async def test_fuzz_payouts(
     assert "Tested: 3" in report
     assert len(standin.of_type("account")) == 1  # however often onboarding was called
     await schemathesis(client, tmp_path, *only(*OPERATIONS))
+
+
+MANUAL_OPERATIONS = ("record_payout", "instructor_payouts")
+
+
+async def test_fuzz_manual_payouts(
+    make_client: ClientFactory, database: Database, standin: StripeStandin, tmp_path: Path
+) -> None:
+    """Recording a bank transfer and listing payouts, with Connect off (on, a recording is
+    refused before anything else): random users and bodies, Idempotency-Keys included."""
+    client = await make_client(**UNLIMITED, **stripe_settings(standin))
+    token = await admin_token(client, database, "fuzz-manual-payouts@example.com")
+    report = await schemathesis(client, tmp_path, *bearer(token), *only(*MANUAL_OPERATIONS))
+    assert "Tested: 2" in report
+    await schemathesis(client, tmp_path, *only(*MANUAL_OPERATIONS))
