@@ -556,7 +556,7 @@ def print_rows(rows: list[dict[str, Any]]) -> None:
                 f" local {r['port0_p50_ms']:.1f}/{r['port0_p99_ms']:.1f}"
                 f" remote {r['port1_p50_ms']:.1f}/{r['port1_p99_ms']:.1f} ms"
             )
-        per_msg = r["srv_cpu_s"] / max(1, r["msgs"]) * 1e3
+        per_msg = ms_per_msg(r)
         print(
             f"  {flag} {r['rate_msgs']:7.1f} msg/s offered {r['offered_deliv_s']:7.0f}/s "
             f"delivered {r['delivered_per_s']:7.0f}/s "
@@ -576,6 +576,7 @@ class Summary:
     best: dict[str, Any] | None  # the highest sustained phase
     cpu_us: float | None  # median over drained phases offering >= 5k deliveries/s
     connect: dict[str, Any] | None
+    ms_per_msg: float | None = None  # server CPU per message sent, median over drained phases
 
 
 def summarize(cfg: Config, clients: int, rows: list[dict[str, Any]]) -> Summary:
@@ -588,7 +589,15 @@ def summarize(cfg: Config, clients: int, rows: list[dict[str, Any]]) -> Summary:
     busy = [cpu_us(r) for r in loads if r["drained"] and r["offered_deliv_s"] >= 5000]
     cpu = statistics.median(busy) if busy else None
     connect = next((r for r in rows if r["phase"] == "connect"), None)
-    return Summary(cfg, clients, target, best, cpu, connect)
+    per_msg = [ms_per_msg(r) for r in loads if r["drained"]]
+    return Summary(
+        cfg, clients, target, best, cpu, connect, statistics.median(per_msg) if per_msg else None
+    )
+
+
+def ms_per_msg(row: dict[str, Any]) -> float:
+    """Server CPU per chat message sent (ms): store, broadcast and ack together."""
+    return float(row["srv_cpu_s"]) / max(1, int(row["msgs"])) * 1e3
 
 
 def fmt(v: float | None, spec: str = ".1f") -> str:
@@ -608,9 +617,9 @@ def report(summaries: list[Summary]) -> None:
     print(
         "| server | C | @10 msg/s delivered/s | p50 ms | p99 ms | CPU µs/deliv | "
         "max sustained deliv/s | CPU µs/deliv at >= 5k/s (median) | RSS MB after connect | "
-        "connect s (server CPU s) |"
+        "connect s (server CPU s) | CPU ms/msg (median) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for s in summaries:
         t, c = s.target, s.connect
         rss = cpu = None
@@ -621,7 +630,8 @@ def report(summaries: list[Summary]) -> None:
             f"| {s.config.name} | {s.clients} | {fmt(_get(t, 'delivered_per_s'), '.0f')} | "
             f"{fmt(_get(t, 'p50_ms'))} | {fmt(_get(t, 'p99_ms'))} | "
             f"{fmt(cpu_us(t) if t else None)} | {fmt(_get(s.best, 'delivered_per_s'), '.0f')} | "
-            f"{fmt(s.cpu_us)} | {fmt(rss, '.0f')} | {fmt(_get(c, 'connect_s'))} ({fmt(cpu)}) |"
+            f"{fmt(s.cpu_us)} | {fmt(rss, '.0f')} | {fmt(_get(c, 'connect_s'))} ({fmt(cpu)}) | "
+            f"{fmt(s.ms_per_msg, '.2f')} |"
         )
     node = {(s.config.nodes, s.clients): s for s in summaries if s.config.kind == "node"}
     lines = []

@@ -70,7 +70,7 @@ async def _target(
 async def set_muted(
     session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID, muted: bool
 ) -> Participant:
-    """Mute or unmute a participant's chat (a muted ``send_chat`` raises ``ChatMuted``)."""
+    """Mute or unmute a participant's chat (a muted ``chat.send`` raises ``ChatMuted``)."""
     row = await _target(session, live_session_id, user_id)
     row.chat_muted = muted
     await session.flush()

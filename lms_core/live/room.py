@@ -2,10 +2,9 @@
 serving a room sees the same state (the Socket.IO layer in ``server/live/`` calls these; this
 module knows nothing of sockets).
 
-Chat: ``send_chat`` locks the room's ``live_rooms`` row (an upsert that touches it), looks for
-an earlier message with the same ``client_id`` (a resend returns it), then takes
-``last_seq + 1``. Sends to one room are serialised by that row lock, across processes, so the
-sequence has no gaps and no duplicates; a resend allocates nothing.
+Chat: a message is stored by one statement, lms_core/live/chat.py (the room's ``live_rooms``
+row holds its last seq; the statement that takes the next one locks that row until it
+commits). Here: the message's shape, history and tail.
 
 Presence: a user has one ``live_participants`` row per room (an upsert, so two tabs or two
 nodes are one participant) and one ``live_connections`` row per open socket, naming the node
@@ -27,7 +26,6 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from lms_core.accounts.models import User
 from lms_core.clock import utcnow
@@ -125,7 +123,8 @@ async def lock_room(session: AsyncSession, live_session_id: uuid.UUID) -> int:
     return int((await session.execute(stmt)).scalar_one())
 
 
-def _check_chat(body: str, client_id: str) -> None:
+def check_chat(body: str, client_id: str) -> None:
+    """The limits a chat message is held to before anything is stored."""
     if len(body) > MAX_CHAT_CHARS:
         raise ChatTooLarge()
     errors = []
@@ -136,104 +135,6 @@ def _check_chat(body: str, client_id: str) -> None:
         errors.append(FieldError(("client_id",), message, "length"))
     if errors:
         raise InvalidInput("The message is not valid.", code="invalid_payload", errors=errors)
-
-
-async def send_chat(
-    session: AsyncSession,
-    live_session_id: uuid.UUID,
-    user_id: uuid.UUID,
-    body: str,
-    client_id: str,
-) -> tuple[ChatMessage, bool]:
-    """Store a message with the room's next sequence number; ``(message, created)``.
-
-    A resend (same user, same ``client_id``) returns the stored message and ``False``. The
-    caller commits, then broadcasts only what was created.
-    """
-    _check_chat(body, client_id)
-    # One read, no lock: the author's name and mute, and an earlier message with this client_id.
-    earlier = aliased(LiveChatMessage)
-    found = (
-        await session.execute(
-            select(User.name, LiveParticipant.chat_muted, earlier)
-            .select_from(User)
-            .outerjoin(
-                LiveParticipant,
-                (LiveParticipant.live_session_id == live_session_id)
-                & (LiveParticipant.user_id == User.id),
-            )
-            .outerjoin(
-                earlier,
-                (earlier.live_session_id == live_session_id)
-                & (earlier.user_id == User.id)
-                & (earlier.client_id == client_id),
-            )
-            .where(User.id == user_id)
-        )
-    ).one_or_none()
-    author, muted, stored = found if found is not None else (None, None, None)
-    if stored is not None:
-        return ChatMessage.of(stored, author), False
-    if muted:
-        raise ChatMuted()
-    message = await _append(session, live_session_id, user_id, body, client_id)
-    if message is None:  # a concurrent resend of this client_id got in first: that one
-        stored = await session.scalar(
-            select(LiveChatMessage).where(
-                LiveChatMessage.live_session_id == live_session_id,
-                LiveChatMessage.user_id == user_id,
-                LiveChatMessage.client_id == client_id,
-            )
-        )
-        assert stored is not None
-        return ChatMessage.of(stored, author), False
-    return ChatMessage.of(message, author), True
-
-
-async def _append(
-    session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID, body: str, client_id: str
-) -> LiveChatMessage | None:
-    """Take the room's next seq and store the message. The UPDATE locks the room's row until the
-    commit, so sends to a room are serialised across processes and the sequence has no gaps.
-    ``None`` if the same ``client_id`` was stored meanwhile (a concurrent resend): the seq just
-    taken is given back, which is safe as the row lock is still held."""
-    seq = await session.scalar(_next_seq(live_session_id, +1))
-    if seq is None:  # nobody has connected yet: the room has no row
-        await ensure_room(session, live_session_id)
-        seq = await session.scalar(_next_seq(live_session_id, +1))
-    stored = await session.scalar(
-        insert(LiveChatMessage)
-        .values(
-            id=uuid.uuid4(),
-            live_session_id=live_session_id,
-            seq=seq,
-            user_id=user_id,
-            body=body,
-            client_id=client_id,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(
-            index_elements=[
-                LiveChatMessage.live_session_id,
-                LiveChatMessage.user_id,
-                LiveChatMessage.client_id,
-            ]
-        )
-        .returning(LiveChatMessage),
-        execution_options={"populate_existing": True},
-    )
-    if stored is None:
-        await session.execute(_next_seq(live_session_id, -1))
-    return stored
-
-
-def _next_seq(live_session_id: uuid.UUID, step: int) -> Any:
-    return (
-        update(LiveRoom)
-        .where(LiveRoom.live_session_id == live_session_id)
-        .values(last_seq=LiveRoom.last_seq + step)
-        .returning(LiveRoom.last_seq)
-    )
 
 
 async def history(

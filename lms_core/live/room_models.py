@@ -41,7 +41,7 @@ class LiveRoom(Base):
     """One row per live session that has been joined: the per-room sequence counter.
 
     ``last_seq`` is the sequence number of the room's latest chat message; a send locks this
-    row, so sequence numbers are gap-free and unique across processes (``room.send_chat``).
+    row, so sequence numbers are gap-free and unique across processes (``chat.send``).
     """
 
     __tablename__ = "live_rooms"

@@ -5,7 +5,7 @@ after it (issue 4 §2).
 Who may draw: the host and presenters; an attendee's op is refused with ``forbidden`` (the host
 promotes an attendee to presenter with ``participant:role``).
 
-``add_op`` locks the room's ``live_rooms`` row (as ``room.send_chat`` does), looks for an
+``add_op`` locks the room's ``live_rooms`` row (as ``chat.send`` does), looks for an
 earlier op of the same user with the same ``client_op_id`` (a resend returns it and allocates
 nothing), then takes ``wb_seq + 1`` — the whiteboard's own counter, separate from the chat's —
 so the sequence is gap-free and unique across processes.

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms_core.db import unit_of_work
 from lms_core.errors import DomainError, FieldError, InvalidInput, PermissionDenied, RateLimited
-from lms_core.live import moderation, nodes, polls, room, whiteboard
+from lms_core.live import chat, moderation, nodes, polls, room, whiteboard
 from lms_core.live.errors import LiveSessionNotLive
 from lms_core.live.models import LiveRole, LiveSession, LiveSessionStatus
 from lms_core.live.room_models import WhiteboardOpKind
@@ -310,10 +310,11 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         }
 
     async def _chat_send(self, sid: str, conn: Connection, p: events.ChatSend) -> dict[str, Any]:
-        async with self._transaction() as session:
-            await self._require_live(session, conn)
-            message, created = await room.send_chat(
-                session, conn.live_session_id, conn.user_id, p.body, p.client_id
+        # One statement, its own transaction: the live check, the mute, a resend and the seq
+        # together (lms_core/live/chat.py).
+        async with chat.autocommit(self._app[DATABASE].engine) as db:
+            message, created = await chat.send(
+                db, conn.live_session_id, conn.user_id, p.body, p.client_id
             )
         out = events.message_out(message)
         if created:  # after the commit: nobody sees a message that could still roll back

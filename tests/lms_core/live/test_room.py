@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from uuid import UUID
 
 import pytest
 import time_machine
@@ -17,7 +18,7 @@ from lms_core.clock import utcnow
 from lms_core.courses.models import Course
 from lms_core.db import create_session_factory, unit_of_work
 from lms_core.errors import InvalidInput, PermissionDenied
-from lms_core.live import moderation, room, service
+from lms_core.live import chat, moderation, room, service
 from lms_core.live.errors import LiveSessionNotLive
 from lms_core.live.models import LiveRole
 from lms_core.live.room_models import LiveAttendanceInterval, LiveParticipant
@@ -42,10 +43,8 @@ async def test_concurrent_sends_get_gapless_unique_seqs(engine: AsyncEngine) -> 
     senders = [c.owner.id, c.student.id]
 
     async def send(i: int) -> int:
-        async with unit_of_work(factory) as s:
-            msg, created = await room.send_chat(
-                s, live.id, senders[i % 2], f"message {i}", f"c-{i}"
-            )
+        async with chat.autocommit(engine) as db:
+            msg, created = await chat.send(db, live.id, senders[i % 2], f"message {i}", f"c-{i}")
             assert created
             return msg.seq
 
@@ -53,7 +52,7 @@ async def test_concurrent_sends_get_gapless_unique_seqs(engine: AsyncEngine) -> 
         seqs = await asyncio.gather(*(send(i) for i in range(20)))
         assert sorted(seqs) == list(range(1, 21))
         # A resend of one of them, concurrently with new ones: no new seq for the resend.
-        again = asyncio.create_task(_resend(factory, live.id, senders[1], "c-1"))
+        again = asyncio.create_task(_resend(engine, live.id, senders[1], "c-1"))
         more = await asyncio.gather(*(send(i) for i in range(20, 25)))
         assert (await again) in seqs
         assert sorted(more) == list(range(21, 26))
@@ -81,8 +80,8 @@ async def test_a_resend_racing_its_original_is_stored_once_without_a_gap(
     user_ids = [a.id for a in (c.owner, c.co, c.ta, c.student, c.outsider, c.admin)]
 
     async def send(client_id: str) -> tuple[int, bool]:
-        async with unit_of_work(factory) as s:
-            msg, created = await room.send_chat(s, live.id, c.student.id, "twice", client_id)
+        async with chat.autocommit(engine) as db:
+            msg, created = await chat.send(db, live.id, c.student.id, "twice", client_id)
             return msg.seq, created
 
     try:
@@ -102,25 +101,33 @@ async def test_a_resend_racing_its_original_is_stored_once_without_a_gap(
             await s.execute(delete(User).where(User.id.in_(user_ids)))
 
 
-async def _resend(factory: object, live_id: object, user_id: object, client_id: str) -> int:
-    async with unit_of_work(factory) as s:  # type: ignore[arg-type]
-        msg, created = await room.send_chat(s, live_id, user_id, "message 1", client_id)  # type: ignore[arg-type]
+async def _resend(engine: AsyncEngine, live_id: UUID, user_id: UUID, client_id: str) -> int:
+    async with chat.autocommit(engine) as db:
+        msg, created = await chat.send(db, live_id, user_id, "message 1", client_id)
         assert not created
         return msg.seq
+
+
+async def send_chat(
+    session: AsyncSession, live_id: UUID, user_id: UUID, body: str, client_id: str
+) -> tuple[room.ChatMessage, bool]:
+    """``chat.send`` inside the test's transaction (no racing resends here)."""
+    return await chat.send(await session.connection(), live_id, user_id, body, client_id)
 
 
 async def test_idempotent_send_history_and_tail(session: AsyncSession) -> None:
     c = await cast(session)
     live = await schedule(session, c.owner, c.course)
-    first, created = await room.send_chat(session, live.id, c.student.id, "hello", "a")
+    await service.start(session, c.owner, live.id)
+    first, created = await send_chat(session, live.id, c.student.id, "hello", "a")
     assert (first.seq, created) == (1, True)
-    same, created = await room.send_chat(session, live.id, c.student.id, "hello again", "a")
+    same, created = await send_chat(session, live.id, c.student.id, "hello again", "a")
     assert (same, created) == (first, False)
     # The same client_id from another user is another message.
-    other, created = await room.send_chat(session, live.id, c.owner.id, "hi", "a")
+    other, created = await send_chat(session, live.id, c.owner.id, "hi", "a")
     assert (other.seq, created) == (2, True)
     for i in range(3, 61):
-        await room.send_chat(session, live.id, c.owner.id, f"m{i}", f"k{i}")
+        await send_chat(session, live.id, c.owner.id, f"m{i}", f"k{i}")
     assert [m.seq for m in await room.history(session, live.id, after_seq=55)] == [
         56,
         57,
@@ -136,11 +143,12 @@ async def test_idempotent_send_history_and_tail(session: AsyncSession) -> None:
 async def test_bad_messages(session: AsyncSession) -> None:
     c = await cast(session)
     live = await schedule(session, c.owner, c.course)
+    await service.start(session, c.owner, live.id)
     with pytest.raises(room.ChatTooLarge):
-        await room.send_chat(session, live.id, c.student.id, "x" * 4097, "a")
-    await room.send_chat(session, live.id, c.student.id, "x" * 4096, "a")
+        await send_chat(session, live.id, c.student.id, "x" * 4097, "a")
+    await send_chat(session, live.id, c.student.id, "x" * 4096, "a")
     with pytest.raises(InvalidInput) as caught:
-        await room.send_chat(session, live.id, c.student.id, "   ", "")
+        await send_chat(session, live.id, c.student.id, "   ", "")
     assert {e.loc for e in caught.value.errors} == {("body",), ("client_id",)}
     await room.connect(session, live.id, c.student.id, LiveRole.ATTENDEE)
     p = await session.scalar(select(LiveParticipant).where(LiveParticipant.user_id == c.student.id))
@@ -148,7 +156,7 @@ async def test_bad_messages(session: AsyncSession) -> None:
     p.chat_muted = True
     await session.flush()
     with pytest.raises(room.ChatMuted):
-        await room.send_chat(session, live.id, c.student.id, "hi", "b")
+        await send_chat(session, live.id, c.student.id, "hi", "b")
 
 
 async def test_presence_and_attendance_intervals(session: AsyncSession) -> None:
@@ -227,9 +235,9 @@ async def test_moderation_and_end(session: AsyncSession) -> None:
     muted = await moderation.set_muted(session, live.id, c.student.id, True)
     assert muted.chat_muted
     with pytest.raises(room.ChatMuted):
-        await room.send_chat(session, live.id, c.student.id, "hi", "m1")
+        await send_chat(session, live.id, c.student.id, "hi", "m1")
     assert not (await moderation.set_muted(session, live.id, c.student.id, False)).chat_muted
-    assert (await room.send_chat(session, live.id, c.student.id, "hi", "m1"))[1]
+    assert (await send_chat(session, live.id, c.student.id, "hi", "m1"))[1]
 
     up = await moderation.set_role(session, live.id, c.student.id, LiveRole.PRESENTER)
     assert up.role is LiveRole.PRESENTER
