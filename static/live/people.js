@@ -15,12 +15,13 @@ export class People {
   }
 
   listen(socket) {
-    socket.on("participant:joined", (p) => this.upsert(p));
-    socket.on("participant:changed", (p) => this.upsert(p));
-    socket.on("participant:left", ({ user_id: id }) => {
-      this.participants.delete(id);
+    // Joins and leaves come in batches, one entry per user (its latest state): apply, draw once.
+    socket.on("presence:changed", ({ joined, left }) => {
+      for (const id of left) this.participants.delete(id);
+      for (const p of joined) this.upsert(p, false);
       this.render();
     });
+    socket.on("participant:changed", (p) => this.upsert(p));
     socket.on("hand:changed", ({ user_id: id, hand_raised_at: at }) => {
       const p = this.participants.get(id);
       if (p) this.upsert({ ...p, hand_raised_at: at });
@@ -57,7 +58,7 @@ export class People {
     return this.names.get(userId) || author || "A former participant";
   }
 
-  upsert(p) {
+  upsert(p, redraw = true) {
     this.participants.set(p.user_id, p);
     this.names.set(p.user_id, p.name);
     this.room.chat.renameAuthor(p.user_id);
@@ -65,7 +66,7 @@ export class People {
       this.room.you = p;
       this.room.renderRole();
     }
-    this.render();
+    if (redraw) this.render();
   }
 
   render() {
