@@ -14,13 +14,18 @@ Socket.IO v5 by hand) opens all C connections at once; each client connects with
 asks ``join`` as the browser does, and applies what it is told as the browser does (the join's
 ``participants`` replace its list, then the presence events received while the join was in
 flight are applied again, and ``participant:joined``/``left`` or ``presence:changed`` update
-it). Reported: wall time until every client's list holds all C people, the server's CPU
+it). Reported: wall time until every client's list holds everyone who got in, the server's CPU
 (``/proc``) until then and until the server is idle again, presence events per client, refused
 connects (an expired ticket is refused), and the driver's CPU. Versions alternate in order
 every round (``--rounds``), each size in turn, so the machine's noise falls on both.
 
     python bench/live_join_storm.py --database-url postgresql+asyncpg://127.0.0.1:5432/test \\
         --seminar before=bb1e468 --seminar after=HEAD --clients 250,500,1000 --rounds 2
+
+``--no-join``: the clients do not ask ``join`` (only the announcements are measured, as the
+connect phase of bench/live_broadcast.py did). ``--ticket-ttl 600``: tickets that outlive a
+storm slower than 60 s, so that both versions finish it. Results: docs/benchmarks.md, "Join
+storm with presence batches".
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,17 +69,16 @@ NS = "/live"
 class Client:
     """One student's socket: what its page would show (static/live/people.js)."""
 
-    __slots__ = ("done_at", "events", "expected", "in_flight", "joined", "people", "refused")
+    __slots__ = ("events", "in_flight", "joined", "people", "refused", "sizes")
 
-    def __init__(self, expected: int) -> None:
-        self.expected = expected
+    def __init__(self) -> None:
         self.people: set[str] = set()
+        self.sizes: list[tuple[float, int]] = []  # (when, how many it showed) at each change
         self.joined = False  # its join ack has arrived
         # The presence frames received while its join is in flight: applied again on top of
         # the join's list, as the page does (the list may have been read before them).
         self.in_flight: list[str] | None = None
         self.events = 0  # presence events received
-        self.done_at: float | None = None
         self.refused: str | None = None
 
     def apply(self, frame: str) -> None:
@@ -92,8 +97,12 @@ class Client:
             self.events += 1
             if self.in_flight is not None:
                 self.in_flight.append(frame)
-        if self.done_at is None and self.joined and len(self.people) >= self.expected:
-            self.done_at = time.monotonic()
+        if self.joined and (not self.sizes or self.sizes[-1][1] != len(self.people)):
+            self.sizes.append((time.monotonic(), len(self.people)))
+
+    def full_at(self, everyone: int) -> float | None:
+        """When it first showed ``everyone`` (all the clients that got in)."""
+        return next((t for t, n in self.sizes if n >= everyone), None)
 
     def _presence(self, frame: str) -> bool:
         if frame.startswith('2/live,["participant:joined"'):
@@ -111,7 +120,9 @@ class Client:
         return True
 
 
-async def run_client(http: aiohttp.ClientSession, url: str, ticket: str, client: Client) -> None:
+async def run_client(
+    http: aiohttp.ClientSession, url: str, ticket: str, client: Client, join: bool
+) -> None:
     """Connect, join, and read until cancelled (a client that stops reading is dropped)."""
     try:
         async with http.ws_connect(url, max_msg_size=0) as ws:
@@ -124,6 +135,8 @@ async def run_client(http: aiohttp.ClientSession, url: str, ticket: str, client:
                 data: str = msg.data
                 if data == "2":
                     await ws.send_str("3")
+                elif data.startswith(f"40{NS},") and not join:
+                    client.joined = True  # --no-join: it only counts what it is told
                 elif data.startswith(f"40{NS},"):
                     client.in_flight = []
                     await ws.send_str(f'42{NS},0["join"]')
@@ -132,39 +145,57 @@ async def run_client(http: aiohttp.ClientSession, url: str, ticket: str, client:
                     return
                 elif data.startswith("4"):
                     client.apply(data[1:])
-            if client.done_at is None and client.refused is None:
+            if client.refused is None:
                 client.refused = "closed by the server"
     except (aiohttp.ClientError, OSError, AssertionError) as exc:
         client.refused = f"{type(exc).__name__}: {exc}"
 
 
-async def drive(port: int, tickets: list[str], limit_s: float) -> dict[str, Any]:
+async def drive(port: int, tickets: list[str], limit_s: float, join: bool) -> dict[str, Any]:
     url = f"http://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket"
-    clients = [Client(len(tickets)) for _ in tickets]
+    clients = [Client() for _ in tickets]
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as http:
         began = time.monotonic()
         tasks = [
-            asyncio.create_task(run_client(http, url, t, c))
+            asyncio.create_task(run_client(http, url, t, c, join))
             for t, c in zip(tickets, clients, strict=True)
         ]
         deadline = began + limit_s
         while time.monotonic() < deadline:
-            if all(c.done_at is not None or c.refused is not None for c in clients):
-                break
+            if all(c.joined or c.refused for c in clients):  # everyone in (or turned away)
+                if not join:  # everyone in; then 1 s without a change: all told
+                    last = max((c.sizes[-1][0] for c in clients if c.sizes), default=0.0)
+                    if time.monotonic() - last > 1.0:
+                        break
+                    await asyncio.sleep(0.05)
+                    continue
+                got_in = sum(c.joined for c in clients)
+                if all(c.refused or c.sizes[-1][1] >= got_in for c in clients):
+                    break  # and shown to everyone who got in
             await asyncio.sleep(0.05)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-    done = [c.done_at - began for c in clients if c.done_at is not None]
+    admitted = [c for c in clients if c.joined]
+    # --no-join: a client is told of those who came after it; it has all it can get when it
+    # has heard of everyone after it (the last one in: nobody), so the wall time is the last
+    # change anywhere.
+    full = (
+        [c.full_at(len(admitted)) for c in admitted]
+        if join
+        else [c.sizes[-1][0] if c.sizes else began for c in admitted]
+    )
+    done = [t - began for t in full if t is not None]
     refusals = [c.refused for c in clients if c.refused is not None]
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {
         "clients": len(clients),
+        "admitted": len(admitted),
         "complete": len(done),
         "refused": len(refusals),
         "refusals": refusals[:3],
-        "wall_s": max(done) if len(done) == len(clients) else None,
+        "wall_s": max(done) if done and len(done) == len(admitted) else None,
         "p50_s": statistics.median(done) if done else None,
         "events_mean": statistics.mean(c.events for c in clients),
         "events_max": max(c.events for c in clients),
@@ -172,9 +203,9 @@ async def drive(port: int, tickets: list[str], limit_s: float) -> dict[str, Any]
     }
 
 
-def driver_main(port: int, limit_s: float) -> None:
+def driver_main(port: int, limit_s: float, join: bool) -> None:
     tickets = [line.strip() for line in sys.stdin if line.strip()]
-    result = asyncio.run(drive(port, tickets, limit_s))
+    result = asyncio.run(drive(port, tickets, limit_s, join))
     print(json.dumps(result), flush=True)
 
 
@@ -200,8 +231,10 @@ async def idle(pid: int, limit_s: float = 120.0) -> float:
     return last
 
 
-async def mint_tickets(seeder: lb.Seeder, live_id: uuid.UUID, people: list[Any]) -> list[str]:
-    """Join tickets as ``POST .../join-ticket`` stores them (60 s), without the server's CPU."""
+async def mint_tickets(
+    seeder: lb.Seeder, live_id: uuid.UUID, people: list[Any], ttl: timedelta
+) -> list[str]:
+    """Join tickets as ``POST .../join-ticket`` stores them, without the server's CPU."""
     now = utcnow()
     tickets = [TICKET_PREFIX + new_token() for _ in people]
     rows = [
@@ -212,7 +245,7 @@ async def mint_tickets(seeder: lb.Seeder, live_id: uuid.UUID, people: list[Any])
             "live_session_id": live_id,
             "role": LiveRole.ATTENDEE,
             "created_at": now,
-            "expires_at": now + TICKET_TTL,
+            "expires_at": now + ttl,
         }
         for t, p in zip(tickets, people, strict=True)
     ]
@@ -249,11 +282,20 @@ async def one_storm(
         await lb.wait_http(f"http://127.0.0.1:{port}/healthz", proc)
         live_id = await tree.seeder.room(c)
         students = tree.seeder.people[1 : c + 1]
-        tickets = await mint_tickets(tree.seeder, live_id, students)
+        ttl = timedelta(seconds=args.ticket_ttl)
+        tickets = await mint_tickets(tree.seeder, live_id, students, ttl)
         driver = await asyncio.create_subprocess_exec(
             *lb.pinned(
                 DRIVER_CPU,
-                [sys.executable, __file__, "--driver", str(port), "--limit", str(args.limit)],
+                [
+                    sys.executable,
+                    __file__,
+                    "--driver",
+                    str(port),
+                    "--limit",
+                    str(args.limit),
+                    *([] if args.join else ["--no-join"]),
+                ],
                 args.pin,
             ),
             stdin=asyncio.subprocess.PIPE,
@@ -282,8 +324,9 @@ def show(r: dict[str, Any]) -> str:
     return (
         f"{r['label']:>8} C={r['c']:<5} wall {wall} s (p50 {r['p50_s'] or 0:.1f}), server CPU "
         f"{r['server_cpu_s']:.1f} s (until idle {r['server_cpu_settled_s']:.1f}), presence "
-        f"events/client {r['events_mean']:.0f} (max {r['events_max']}), complete "
-        f"{r['complete']}/{r['clients']}, refused {r['refused']}, driver CPU "
+        f"events/client {r['events_mean']:.0f} (max {r['events_max']}), got in "
+        f"{r['admitted']}/{r['clients']}, shown all {r['complete']}, refused {r['refused']} "
+        f"{r['refusals'][:1]}, driver CPU "
         f"{r['driver_cpu_s']:.1f} s"
     )
 
@@ -387,10 +430,24 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--clients", default="250,500,1000")
     parser.add_argument("--rounds", type=int, default=2, help="runs per version and size")
     parser.add_argument("--limit", type=float, default=180.0, help="max s per storm")
+    parser.add_argument(
+        "--ticket-ttl",
+        type=float,
+        default=TICKET_TTL.total_seconds(),
+        help="seconds the minted tickets live (the product's: 60; longer to measure a storm "
+        "that outlasts them)",
+    )
     parser.add_argument("--quiet-wait", type=float, default=5.0, help="max s to wait for idle")
     parser.add_argument("--no-pin", dest="pin", action="store_false", help="no taskset")
     parser.add_argument("--out", default=None, help="append the rows (JSON lines) here")
     parser.add_argument("--keep", action="store_true", help="keep the work dir (logs)")
+    parser.add_argument(
+        "--no-join",
+        dest="join",
+        action="store_false",
+        help="clients do not ask join: only the announcements (what siobench's connect phase "
+        "measured in bench/live_broadcast.py); wall time = the last presence change anywhere",
+    )
     parser.add_argument("--driver", type=int, default=None, help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -398,7 +455,7 @@ def parse_args() -> argparse.Namespace:
 if __name__ == "__main__":
     ARGS = parse_args()
     if ARGS.driver is not None:
-        driver_main(ARGS.driver, ARGS.limit)
+        driver_main(ARGS.driver, ARGS.limit, ARGS.join)
         raise SystemExit(0)
     if not ARGS.database_url:
         raise SystemExit("--database-url is required")
