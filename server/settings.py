@@ -77,6 +77,13 @@ class Settings(BaseSettings):
     live_event_burst: int = Field(
         default=20, ge=1, description="Events one /live socket may send at once."
     )
+    live_presence_window: float = Field(
+        default=0.15,
+        ge=0,
+        le=5,
+        description="Seconds over which a /live room's joins and leaves are sent as one "
+        "presence:changed (the first after a quiet window goes at once; 0: every change alone).",
+    )
     live_send_buffer_bytes: int = Field(
         default=2 * 1024 * 1024,
         ge=64 * 1024,

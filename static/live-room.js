@@ -100,8 +100,10 @@ class LiveRoom {
 
   /** After every connect and on room:resync: join, then replay what is missing and resend. */
   async sync() {
+    this.people.joining();
     const ack = await this.call("join");
     if (!ack.ok) {
+      this.people.inFlight = null;
       if (ack.problem.code === "live_session_not_live") this.close("ended", "This session has ended.");
       else say(messages, `Joining failed: ${ack.problem.detail}`, "error");
       return;

@@ -368,6 +368,15 @@ class LiveClient:
     def of(self, event: str) -> list[Any]:
         return [d for e, d in self.events if e == event]
 
+    def joins(self, user_id: str) -> list[dict[str, Any]]:
+        """This user's entries in the ``joined`` lists of ``presence:changed``, in order."""
+        batches = self.of("presence:changed")
+        return [p for b in batches for p in b["joined"] if p["user_id"] == user_id]
+
+    def lefts(self, user_id: str) -> list[str]:
+        """This user in the ``left`` lists of ``presence:changed``, in order."""
+        return [u for b in self.of("presence:changed") for u in b["left"] if u == user_id]
+
     def _store(self, message: dict[str, Any]) -> None:
         seq = int(message["seq"])
         held = self.messages.get(seq)

@@ -346,6 +346,20 @@ async def participants(session: AsyncSession, live_session_id: uuid.UUID) -> lis
     return [_view(p, name) for p, name in rows]
 
 
+async def connected(
+    session: AsyncSession, live_session_id: uuid.UUID, user_ids: list[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of these users have a connection to the room now (on any node)."""
+    rows = await session.scalars(
+        select(LiveParticipant.user_id).where(
+            LiveParticipant.live_session_id == live_session_id,
+            LiveParticipant.user_id.in_(user_ids),
+            _present(),
+        )
+    )
+    return set(rows)
+
+
 async def participant(
     session: AsyncSession, live_session_id: uuid.UUID, user_id: uuid.UUID
 ) -> Participant:

@@ -73,6 +73,9 @@ async def _shutdown(app: web.Application) -> None:
     server = app[LIVE_SERVER]
     if server.eio.sockets:
         await server.eio.disconnect()
+    namespace = server.namespace_handlers[NAMESPACE]
+    assert isinstance(namespace, LiveNamespace)
+    await namespace.presence.flush_all()  # their leaves, while the room bus is still up
     await server.shutdown()
 
 

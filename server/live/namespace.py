@@ -36,6 +36,8 @@ from lms_core.live.models import LiveRole, LiveSession, LiveSessionStatus
 from lms_core.live.room_models import WhiteboardOpKind
 from server.live import events, ice
 from server.live.auth import Connection, authenticate
+from server.live.presence_batch import EVENT as PRESENCE_EVENT
+from server.live.presence_batch import PresenceBatcher
 from server.problems import from_domain, problem
 from server.sfu.plane import MEDIA_PLANE, MediaPlane
 from server.sfu.relay import SIGNAL_RELAY, SignalRelay
@@ -52,10 +54,23 @@ Handler = Callable[[str, Connection, Any], Awaitable[Any]]
 # A room emit of one of these is a notice followed by a disconnect of its recipients, on every
 # node (server/live/app.py's managers do it after delivering).
 KICK_EVENTS = frozenset({"session:ended", "removed"})
+# Room events about participants: the room's pending presence batch goes out before them.
+AFTER_PRESENCE = frozenset({"participant:changed", "hand:changed"})
 
 
 def room_name(live_session_id: uuid.UUID) -> str:
     return f"live:{live_session_id}"
+
+
+def room_session(room: str) -> uuid.UUID | None:
+    """The live session of a room named by ``room_name`` (None for any other room)."""
+    prefix, _, rest = room.partition(":")
+    if prefix != "live" or ":" in rest:
+        return None
+    try:
+        return uuid.UUID(rest)
+    except ValueError:
+        return None
 
 
 def user_room(live_session_id: uuid.UUID, user_id: uuid.UUID) -> str:
@@ -101,6 +116,10 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._connections: dict[str, Connection] = {}
         self._connection_ids: dict[str, uuid.UUID] = {}  # sid -> its live_connections row
         self._buckets: dict[str, TokenBucket] = {}
+        # Joins and leaves, coalesced per room (server/live/presence_batch.py).
+        self.presence = PresenceBatcher(
+            self._presence_emit, app[SETTINGS].live_presence_window, self._connected
+        )
         self._handlers: dict[str, tuple[type[BaseModel], Handler]] = {
             "join": (events.Empty, self._join),
             "chat:send": (events.ChatSend, self._chat_send),
@@ -142,6 +161,24 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     async def _to_room(self, live_session_id: uuid.UUID, event: str, data: Any) -> None:
         await self.emit(event, data, room=room_name(live_session_id))
 
+    async def _presence_emit(self, room: str, data: dict[str, Any]) -> None:
+        await super().emit(PRESENCE_EVENT, data, room=room)
+
+    async def _connected(self, name: str, user_ids: list[str]) -> set[str] | None:
+        """Which of these users are connected to the room ``name`` now (a batch's check)."""
+        live_session_id = room_session(name)
+        if live_session_id is None:
+            return None
+        async with self._transaction() as session:
+            found = await room.connected(session, live_session_id, [uuid.UUID(u) for u in user_ids])
+        return {str(u) for u in found}
+
+    async def emit(self, event: str, data: Any = None, **kwargs: Any) -> None:
+        room = kwargs.get("room") or kwargs.get("to")
+        if event in AFTER_PRESENCE and isinstance(room, str):
+            await self.presence.flush(room)
+        await super().emit(event, data, **kwargs)
+
     async def trigger_event(self, event: str, *args: Any) -> Any:
         if event == "connect":
             sid, environ, auth = (*args, None)[:3]
@@ -176,12 +213,9 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._buckets[sid] = TokenBucket(settings.live_event_rate, settings.live_event_burst)
         await self.enter_room(sid, room_name(conn.live_session_id))
         await self.enter_room(sid, user_room(conn.live_session_id, conn.user_id))
-        if presence.changed:
-            await self.emit(
-                "participant:joined",
-                events.participant_out(presence.participant),
-                room=room_name(conn.live_session_id),
-                skip_sid=sid,
+        if presence.changed:  # the room hears of it in the next presence batch
+            await self.presence.joined(
+                room_name(conn.live_session_id), events.participant_out(presence.participant)
             )
 
         # A removal committed while this connect was in flight was sent to the user's room
@@ -228,11 +262,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             log.exception("live: recording a disconnect failed")
             return
         if presence is not None and presence.changed:
-            await self.emit(
-                "participant:left",
-                {"user_id": str(conn.user_id)},
-                room=room_name(conn.live_session_id),
-            )
+            await self.presence.left(room_name(conn.live_session_id), str(conn.user_id))
 
     # --- the dispatcher -------------------------------------------------------------------
 
@@ -406,7 +436,7 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             await moderation.remove(session, conn.live_session_id, p.user_id)
         out = {"user_id": str(p.user_id)}
         # Every socket of that user in this room, on every node: the notice, then a disconnect
-        # (whose handler records the leave and tells the room participant:left). The ban is
+        # (whose handler records the leave; the room hears it in a presence batch). The ban is
         # committed: the user's tickets and connects are refused until readmitted.
         await self.emit(
             "removed",

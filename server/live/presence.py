@@ -6,8 +6,9 @@ first socket connect (an HTTP-only process never touches live presence). From th
 ``beat_every``: it beats, and if its row had been swept meanwhile (beats missed for
 ``stale_after``, e.g. the database was unreachable) it drops its sockets, whose rows are gone,
 so that their clients reconnect and are recorded again; and it sweeps the nodes not seen for
-``stale_after``, telling each room ``participant:left`` for the users who had no other
-connection. On a clean shutdown, after ``on_shutdown`` has closed the sockets, the node retires:
+``stale_after``, telling each room (in its presence batch, server/live/presence_batch.py)
+which users had no other connection. On a clean shutdown, after ``on_shutdown`` has closed the
+sockets, the node retires:
 whatever connections it still has are removed (and announced) and its row is deleted.
 """
 
@@ -43,6 +44,8 @@ def live_presence(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        with contextlib.suppress(Exception):  # the leaves of the sockets closed on shutdown
+            await namespace.presence.flush_all()
         if not namespace.active.is_set():
             return  # never registered: nothing to retire
         try:
@@ -91,16 +94,12 @@ async def retire(app: web.Application) -> list[Any]:
         left = await nodes.retire(session, app[LIVE_NODE])
     with contextlib.suppress(Exception):  # the Socket.IO manager may be closed by now
         await _announce(app, left)
+        await _namespace(app).presence.flush_all()
     return left
 
 
 async def _announce(app: web.Application, left: list[nodes.Left]) -> None:
-    server = app[LIVE_SERVER]
+    batcher = _namespace(app).presence
     for gone in left:
         log.info("live: %s left %s (its node is gone)", gone.user_id, gone.live_session_id)
-        await server.emit(
-            "participant:left",
-            {"user_id": str(gone.user_id)},
-            room=room_name(gone.live_session_id),
-            namespace=NAMESPACE,
-        )
+        await batcher.left(room_name(gone.live_session_id), str(gone.user_id))

@@ -12,19 +12,33 @@ export class People {
     this.participants = new Map();
     this.removed = new Map(); // the host's list of removed people: user_id -> {user_id, name}
     this.names = new Map(); // user_id -> name, kept after people leave
+    // While a `join` is in flight: the changes received meanwhile, applied again on top of its
+    // list (which may have been read before them). In order, so the last word per user wins.
+    this.inFlight = null;
   }
 
   listen(socket) {
-    socket.on("participant:joined", (p) => this.upsert(p));
-    socket.on("participant:changed", (p) => this.upsert(p));
-    socket.on("participant:left", ({ user_id: id }) => {
-      this.participants.delete(id);
+    const on = (event, apply) =>
+      socket.on(event, (data) => {
+        apply(data);
+        if (this.inFlight) this.inFlight.push(() => apply(data));
+      });
+    // Joins and leaves come in batches, one entry per user (its latest state): apply, draw once.
+    on("presence:changed", ({ joined, left }) => {
+      for (const id of left) this.participants.delete(id);
+      for (const p of joined) this.upsert(p, false);
       this.render();
     });
-    socket.on("hand:changed", ({ user_id: id, hand_raised_at: at }) => {
+    on("participant:changed", (p) => this.upsert(p));
+    on("hand:changed", ({ user_id: id, hand_raised_at: at }) => {
       const p = this.participants.get(id);
       if (p) this.upsert({ ...p, hand_raised_at: at });
     });
+  }
+
+  /** A `join` is about to be asked: remember what arrives until its answer is loaded. */
+  joining() {
+    this.inFlight = [];
   }
 
   bind() {
@@ -48,6 +62,9 @@ export class People {
     this.participants.set(state.you.user_id, state.you);
     for (const p of this.participants.values()) this.names.set(p.user_id, p.name);
     this.removed = new Map((state.removed || []).map((r) => [r.user_id, r]));
+    const meanwhile = this.inFlight || [];
+    this.inFlight = null;
+    for (const apply of meanwhile) apply();
   }
 
   /** A user's name: from the people seen in the room, else the name a message carries. */
@@ -57,7 +74,7 @@ export class People {
     return this.names.get(userId) || author || "A former participant";
   }
 
-  upsert(p) {
+  upsert(p, redraw = true) {
     this.participants.set(p.user_id, p);
     this.names.set(p.user_id, p.name);
     this.room.chat.renameAuthor(p.user_id);
@@ -65,7 +82,7 @@ export class People {
       this.room.you = p;
       this.room.renderRole();
     }
-    this.render();
+    if (redraw) this.render();
   }
 
   render() {

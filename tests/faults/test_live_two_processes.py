@@ -4,8 +4,9 @@ across them in both directions.
 tests/server/live/test_two_nodes.py runs two apps in one process (one event loop, one
 python-socketio import); this runs the CLI twice, each process on its own port with its own
 data dir, as a deployment does, with Socket.IO clients (websocket transport, join tickets) on
-both. Chat, presence (``participant:joined``/``left``/``changed``) and whiteboard ops cross
-the processes both ways, and a late joiner gets the same room state whichever node it joins.
+both. Chat, presence (``presence:changed`` joins and leaves, ``participant:changed``) and
+whiteboard ops cross the processes both ways, and a late joiner gets the same room state
+whichever node it joins.
 """
 
 from __future__ import annotations
@@ -40,6 +41,16 @@ async def arrives(client: LiveClient, event: str, check: Any) -> Any:
     return found[0]
 
 
+async def joined(client: LiveClient, user_id: str) -> dict[str, Any]:
+    """The participant of ``user_id``'s first announced join that ``client`` received."""
+    await until(lambda: bool(client.joins(user_id)), WAIT, lambda: f"{client.events}")
+    return client.joins(user_id)[0]
+
+
+async def left(client: LiveClient, user_id: str) -> None:
+    await until(lambda: bool(client.lefts(user_id)), WAIT, lambda: f"{client.events}")
+
+
 def same_state(state: dict[str, Any]) -> dict[str, Any]:
     """The room state without what depends on who asks (``you``, the order of people)."""
     out = {k: v for k, v in state.items() if k != "you"}
@@ -66,10 +77,9 @@ async def run(c: Cluster) -> None:
     # --- presence: joined, both ways
     host = await c.join(owner, one, live_id)
     ann_2 = await c.join(ann, two, live_id)
-    joined = await arrives(host, "participant:joined", lambda d: d["user_id"] == ann.user_id)
-    assert joined["role"] == "attendee"
+    assert (await joined(host, ann.user_id))["role"] == "attendee"
     bob_1 = await c.join(bob, one, live_id)
-    await arrives(ann_2, "participant:joined", lambda d: d["user_id"] == bob.user_id)
+    await joined(ann_2, bob.user_id)
 
     # --- chat, both ways (the sender has the ack, everyone else the broadcast)
     first = await host.send_chat("hello from node 1", "host-1")
@@ -104,16 +114,16 @@ async def run(c: Cluster) -> None:
 
     # --- presence: left, both ways (bob leaves node 1; ann leaves node 2)
     await bob_1.close()
-    await arrives(ann_2, "participant:left", lambda d: d["user_id"] == bob.user_id)
-    await arrives(host, "participant:left", lambda d: d["user_id"] == bob.user_id)
+    await left(ann_2, bob.user_id)
+    await left(host, bob.user_id)
     await ann_2.close()
-    await arrives(host, "participant:left", lambda d: d["user_id"] == ann.user_id)
-    assert not [d for d in host.of("participant:left") if d["user_id"] == owner.user_id]
+    await left(host, ann.user_id)
+    assert not host.lefts(owner.user_id)
 
     # --- late joiners, one on each node, get the same room
     late_2 = await c.join(bob, two, live_id, "bob-late@node2")
     late_1 = await c.join(ann, one, live_id, "ann-late@node1")
-    await arrives(late_2, "participant:joined", lambda d: d["user_id"] == ann.user_id)
+    await joined(late_2, ann.user_id)
     state_1 = await late_1.ok("join")
     state_2 = await late_2.ok("join")
     assert same_state(state_1) == same_state(state_2)

@@ -78,6 +78,23 @@ class Sock:
         await until(lambda: len(self.of(event)) >= count)
         return self.of(event)
 
+    def joins(self, user_id: str | None = None) -> list[dict[str, Any]]:
+        """The participants announced as joined (``presence:changed``), in order."""
+        found = [p for batch in self.of("presence:changed") for p in batch["joined"]]
+        return [p for p in found if user_id is None or p["user_id"] == user_id]
+
+    def lefts(self, user_id: str | None = None) -> list[str]:
+        """The user ids announced as gone (``presence:changed``), in order."""
+        found = [u for batch in self.of("presence:changed") for u in batch["left"]]
+        return [u for u in found if user_id is None or u == user_id]
+
+    async def wait_joined(self, user_id: str) -> dict[str, Any]:
+        await until(lambda: bool(self.joins(user_id)))
+        return self.joins(user_id)[-1]
+
+    async def wait_left(self, user_id: str) -> None:
+        await until(lambda: bool(self.lefts(user_id)))
+
     async def close(self) -> None:
         if self.client.connected:
             await self.client.disconnect()
@@ -114,11 +131,16 @@ class World:
         self.servers.append(server)
         return server
 
-    async def two_nodes(self, redis_url: str) -> None:
+    async def two_nodes(self, redis_url: str, **overrides: Any) -> None:
         """Replace the fixture's node (no Redis) by two nodes sharing ``redis_url``."""
         await self.servers.pop(0).close()
-        await self.start_server(redis_url=redis_url)
-        await self.start_server(redis_url=redis_url)
+        await self.start_server(redis_url=redis_url, **overrides)
+        await self.start_server(redis_url=redis_url, **overrides)
+
+    async def restart(self, **overrides: Any) -> None:
+        """Replace the fixture's node by one with these settings."""
+        await self.servers.pop(0).close()
+        await self.start_server(**overrides)
 
     async def person(self, label: str, role: Role = Role.STUDENT) -> AppClient:
         client: AppClient = await self.aiohttp_client(self.servers[0], headers={"Origin": ORIGIN})

@@ -24,7 +24,7 @@ async def _removed(world: World) -> tuple[Any, Any, Any, str, str]:
     live_id = await world.live_session(owner, "student", "other")
     host = await world.join(owner, live_id)
     pupil = await world.join(student, live_id)
-    await host.wait("participant:joined")
+    await host.wait_joined(world.ids["student"])
     early = await world.ticket(student, live_id)  # issued before the removal
     sid = world.ids["student"]
     assert data(await host.call("participant:remove", {"user_id": sid})) == {"user_id": sid}

@@ -57,7 +57,7 @@ async def _room(world: World) -> tuple[Any, Any, Any, str]:
     live_id = await world.live_session(owner, "student")
     host = await world.join(owner, live_id)
     pupil = await world.join(student, live_id)
-    await host.wait("participant:joined")
+    await host.wait_joined(world.ids["student"])
     return student, host, pupil, live_id
 
 
@@ -123,7 +123,8 @@ async def test_remove_disconnects_every_socket_of_that_user(world: World) -> Non
         notice = (await sock.wait("removed"))[0]
         assert notice == {"live_session_id": live_id, "reason": "removed_by_host"}
         await until(lambda s=sock: not s.client.connected)  # type: ignore[misc]
-    assert (await host.wait("participant:left")) == [{"user_id": sid}]
+    await host.wait_left(sid)
+    assert host.lefts() == [sid]
     assert host.client.connected
     assert host.of("removed") == []
     problem(

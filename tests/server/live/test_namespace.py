@@ -41,9 +41,9 @@ async def test_connect_join_and_chat_both_ways(world: World) -> None:
     assert state["chat"] == []
 
     pupil = await world.join(student, live_id)
-    joined = await host.wait("participant:joined")
-    assert joined[0]["user_id"] == world.ids["student"]
-    assert joined[0]["role"] == "attendee"
+    joined = await host.wait_joined(world.ids["student"])
+    assert joined["role"] == "attendee"
+    assert joined["name"] == "Student"
     state = data(await pupil.call("join"))
     assert {p["user_id"] for p in state["participants"]} == {
         world.ids["owner"],
@@ -75,8 +75,8 @@ async def test_connect_join_and_chat_both_ways(world: World) -> None:
     assert state["last_seq"] == 2
 
     await pupil.close()
-    left = await host.wait("participant:left")
-    assert left == [{"user_id": world.ids["student"]}]
+    await host.wait_left(world.ids["student"])
+    assert host.lefts() == [world.ids["student"]]
 
 
 async def test_history_after_reconnect_has_exactly_the_missed_messages(world: World) -> None:
@@ -216,10 +216,11 @@ async def test_hands_and_second_connection(world: World) -> None:
     assert data(await host.call("hand:lower_all")) == {"lowered": [world.ids["student"]]}
     changes = await tab2.wait("hand:changed", 2)
     assert changes[-1] == {"user_id": world.ids["student"], "hand_raised_at": None}
-    assert len(host.of("participant:joined")) == 1
+    assert len(host.joins(world.ids["student"])) == 1
 
     await pupil.close()  # one tab closed: still present
     await asyncio.sleep(0.3)
-    assert host.of("participant:left") == []
+    assert host.lefts() == []
     await tab2.close()
-    assert await host.wait("participant:left") == [{"user_id": world.ids["student"]}]
+    await host.wait_left(world.ids["student"])
+    assert host.lefts() == [world.ids["student"]]

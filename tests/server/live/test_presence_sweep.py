@@ -1,7 +1,8 @@
 """Presence left by a node that died: its connection rows are swept by a live node, the users
-with no other connection leave (``participant:left`` to the room, interval closed at the dead
-node's last beat, hand lowered); a live node's rows are never swept; two sweepers at once
-sweep once; a node swept while alive drops its sockets; a clean shutdown removes the node."""
+with no other connection leave (in a ``presence:changed`` batch to the room, interval closed
+at the dead node's last beat, hand lowered); a live node's rows are never swept; two sweepers
+at once sweep once; a node swept while alive drops its sockets; a clean shutdown removes the
+node."""
 
 from __future__ import annotations
 
@@ -104,7 +105,8 @@ async def test_a_dead_nodes_user_leaves(world: World) -> None:
 
     left = await presence.sweep(_app(world))
     assert left == [nodes.Left(uuid.UUID(live_id), uuid.UUID(world.ids["student"]))]
-    assert await host.wait("participant:left") == [{"user_id": world.ids["student"]}]
+    await host.wait_left(world.ids["student"])
+    assert host.lefts() == [world.ids["student"]]
     spans = await _intervals(world, live_id, "student")
     assert [(s.left_at - s.joined_at) for s in spans] == [timedelta(minutes=30)]
     assert spans[0].left_at == last_seen
@@ -124,7 +126,7 @@ async def test_a_dead_nodes_user_leaves(world: World) -> None:
 async def test_a_live_nodes_rows_are_never_swept(world: World) -> None:
     host, student, live_id = await _room(world)
     pupil = await world.join(student, live_id)
-    await host.wait("participant:joined")
+    await host.wait_joined(world.ids["student"])
     # The student also had a tab on a node that died: that row goes, the student stays.
     dead = await _dead_node(world)
     await _connect_on(world, dead, live_id, "student")
@@ -138,10 +140,11 @@ async def test_a_live_nodes_rows_are_never_swept(world: World) -> None:
     await presence.beat(_app(world))
     assert await presence.sweep(_app(world), timedelta(seconds=5)) == []
     assert await _node_rows(world, live_node) == (1, 2)
-    # The room's order of events: no participant:left was sent before this message.
+    # No leave was announced: a batch would have gone out within two windows.
     sent = data(await pupil.call("chat:send", {"body": "still here", "client_id": "c1"}))
     assert await host.wait("chat:message") == [sent]
-    assert host.of("participant:left") == []
+    await asyncio.sleep(0.3)
+    assert host.lefts() == []
     assert [s.left_at for s in await _intervals(world, live_id, "student")] == [None]
 
 
@@ -167,13 +170,14 @@ async def test_two_sweepers_at_once_sweep_once(world: World) -> None:
     spans = await _intervals(world, live_id, "student")
     assert len(spans) == 1
     assert spans[0].left_at is not None
-    # Exactly one participant:left reached the host (a later message proves the order).
-    await host.wait("participant:left")
+    # Exactly one leave reached the host (a batch from the other node: within two windows).
+    await host.wait_left(world.ids["student"])
     sent = data(await host.call("chat:send", {"body": "after", "client_id": "c1"}))
     late = await world.join(student, live_id)
     got = data(await late.call("chat:history", {"after_seq": 0}))
     assert got["messages"] == [sent]
-    assert host.of("participant:left") == [{"user_id": world.ids["student"]}]
+    await asyncio.sleep(0.3)
+    assert host.lefts() == [world.ids["student"]]
 
 
 async def test_a_node_swept_while_alive_drops_its_sockets(world: World) -> None:
@@ -238,7 +242,8 @@ async def test_a_sweep_on_one_node_reaches_the_room_on_another(
 
     left = await presence.sweep(_app(world, 1))  # node 1 has no socket at all
     assert left == [nodes.Left(uuid.UUID(live_id), uuid.UUID(world.ids["student"]))]
-    assert await host.wait("participant:left") == [{"user_id": world.ids["student"]}]
+    await host.wait_left(world.ids["student"])
+    assert host.lefts() == [world.ids["student"]]
 
 
 async def test_the_running_sweeper_finds_a_dead_node(world: World) -> None:
@@ -248,7 +253,7 @@ async def test_the_running_sweeper_finds_a_dead_node(world: World) -> None:
     await world.start_server(presence=(timedelta(milliseconds=50), timedelta(seconds=2)))
     host, student, live_id = await _room(world)
     pupil = await world.join(student, live_id)
-    await host.wait("participant:joined")
+    await host.wait_joined(world.ids["student"])
     await world.person("other")
     # A node that died with the other user's tab on it (one transaction: the running sweeper
     # cannot take the node before the tab is recorded).
@@ -260,7 +265,8 @@ async def test_the_running_sweeper_finds_a_dead_node(world: World) -> None:
         await room.connect(
             s, uuid.UUID(live_id), uuid.UUID(world.ids["other"]), LiveRole.ATTENDEE, node_id=dead
         )
-    assert await host.wait("participant:left") == [{"user_id": world.ids["other"]}]
+    await host.wait_left(world.ids["other"])
+    assert host.lefts() == [world.ids["other"]]
     assert await _node_rows(world, dead) == (0, 0)
     assert await _node_rows(world, _app(world)[LIVE_NODE]) == (1, 2)
     assert pupil.client.connected

@@ -19,8 +19,8 @@ async def test_chat_and_presence_cross_nodes(world: World, redis_url: str) -> No
 
     host = await world.join(owner, live_id, server=0)
     pupil = await world.join(student, live_id, server=1)
-    joined = await host.wait("participant:joined")
-    assert joined[0]["user_id"] == world.ids["student"]
+    joined = await host.wait_joined(world.ids["student"])
+    assert joined["role"] == "attendee"
 
     ack = await pupil.call("chat:send", {"body": "from node 2", "client_id": "n2"})
     assert ack["ok"], ack

@@ -79,7 +79,7 @@ async def test_websocket_sockets_write_directly(world: World) -> None:
     assert "seminar_live_connections 2.0" in metrics
     assert "seminar_live_deliveries_total" in metrics
     stats = live_server(world).manager.stats
-    assert stats.broadcasts >= 2  # participant:joined, chat:message
+    assert stats.broadcasts >= 2  # presence:changed, chat:message
     assert stats.deliveries >= 2
 
 
@@ -148,7 +148,7 @@ async def test_a_client_too_slow_to_read_is_dropped(world: World) -> None:
         assert (await ws.receive_str()).startswith("0{")
         await ws.send_str("40" + NAMESPACE + "," + json.dumps({"ticket": ticket}))
         assert (await ws.receive_str()).startswith("40" + NAMESPACE + ",")
-        await host.wait("participant:joined")
+        await host.wait_joined(world.ids["student"])
         # From here on the student's client reads nothing: the server must give up on it.
         server = live_server(world)
         blob = "x" * 60_000
@@ -158,10 +158,10 @@ async def test_a_client_too_slow_to_read_is_dropped(world: World) -> None:
                     "test:blob", blob, room=room_name(uuid.UUID(live_id)), namespace=NAMESPACE
                 )
             await host.wait("test:blob", 10 * batch)  # the host keeps up
-            if host.of("participant:left"):
+            if host.lefts():
                 break
-        left = await host.wait("participant:left")
-        assert left == [{"user_id": world.ids["student"]}]
+        await host.wait_left(world.ids["student"])
+        assert host.lefts() == [world.ids["student"]]
         assert host.client.connected  # the host, who reads, is still served
         await ws.close()
     metrics = await (await owner.get("/metrics")).text()
@@ -182,7 +182,7 @@ async def test_rooms_use_one_redis_channel_each(world: World, redis_url: str) ->
         pupil = await world.join(student, live_id, server=1)
         assert await redis.pubsub_numsub(channel) == [(channel.encode(), 2)]
         await pupil.close()
-        await host.wait("participant:left")
+        await host.wait_left(world.ids["student"])
         await until(lambda: True)
         assert await redis.pubsub_numsub(channel) == [(channel.encode(), 1)]
     finally:
