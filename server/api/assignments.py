@@ -17,7 +17,6 @@ from lms_core.errors import FieldError, InvalidInput
 from lms_core.storage.filenames import content_disposition
 from lms_core.storage.sniff import COURSE_FILE_TYPES
 from server.api.framework import Call, Empty, Router
-from server.api.idempotency import idempotency_key
 from server.api.lesson_uploads import UploadQuery, delete_after_commit, upload_filename
 from server.api.paths import LessonPath
 from server.downloads import stored_object_response
@@ -216,11 +215,12 @@ def _submitted(out: schemas.SubmissionOut, status: int) -> web.Response:
     errors=(400, 401, 403, 404, 409, 413, 415, 422, 503),
     upload=True,
     form=SUBMISSION_FORM,
+    idempotent=True,
 )
 async def submit_assignment(call: Call[Empty, Empty, LessonPath]) -> web.Response:
     request = call.request
     settings, storage = request.app[SETTINGS], request.app[STORAGE]
-    key = idempotency_key(request)
+    key = call.idempotency_key
     opening = await service.open_for_submission(
         call.db, call.actor, call.path.lesson_id, idempotency_key=key
     )

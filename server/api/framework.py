@@ -8,7 +8,8 @@ declaration drives validation and ``/api/v1/openapi.json``, so the two cannot dr
 ``server.uploads.receive_upload``): the route is marked ``@streams_body`` and documented with an
 ``application/octet-stream`` request body; with ``form`` (the JSON schema of its fields) the body is
 documented as ``multipart/form-data`` instead. ``download=True`` documents a binary response (and a
-302 to a presigned URL).
+302 to a presigned URL). ``idempotent=True`` accepts an ``Idempotency-Key`` header: it is checked
+before the handler runs, handed over as ``call.idempotency_key`` and documented as a parameter.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from lms_core.accounts.sessions import Actor
 from lms_core.errors import FieldError, InvalidInput, NotAuthenticated
+from server.api.idempotency import idempotency_key
 from server.state import ACTOR, AUTH_FAILURE, SETTINGS
 from server.unit_of_work import db_session
 from server.uploads import streams_body
@@ -56,6 +58,8 @@ class Call(Generic[B, Q, P]):
     body: B
     query: Q
     path: P
+    # The checked Idempotency-Key header; always None on routes not declared ``idempotent``.
+    idempotency_key: str | None = None
 
     @property
     def actor(self) -> Actor:
@@ -117,6 +121,8 @@ class Endpoint:
     download: bool = False
     # A streamed multipart/form-data body: the JSON schema of its fields (for OpenAPI).
     form: dict[str, Any] | None = None
+    # Takes an Idempotency-Key header (a retry answers what the first request did).
+    idempotent: bool = False
 
 
 @dataclass
@@ -145,6 +151,7 @@ class Router:
         upload: bool = False,
         download: bool = False,
         form: dict[str, Any] | None = None,
+        idempotent: bool = False,
     ) -> Callable[[Handler[B, Q, P]], Handler[B, Q, P]]:
         if form is not None and not upload:
             raise ValueError("a form is a streamed upload: declare upload=True")
@@ -172,6 +179,7 @@ class Router:
                     upload=upload,
                     download=download,
                     form=form,
+                    idempotent=idempotent,
                 )
             )
             return handler
@@ -194,6 +202,8 @@ def _adapt(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRe
         )
         if endpoint.auth == "user":
             _ = call.actor  # 401 before any work
+        if endpoint.idempotent:
+            call.idempotency_key = idempotency_key(request)
         result = await endpoint.handler(call)
         if isinstance(result, web.StreamResponse):
             return result

@@ -10,7 +10,9 @@ from aiohttp import web
 from lms_core.errors import FieldError, InvalidInput
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-_KEY = re.compile(r"[\x21-\x7e]{1,200}")
+# Also the pattern OpenAPI documents (ECMA-262 syntax, anchored there as JSON Schema wants).
+KEY_PATTERN = "^[!-~]{1,200}$"
+_KEY = re.compile(KEY_PATTERN)
 
 
 def idempotency_key(request: web.Request) -> str | None:

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from server.api.framework import Empty, Endpoint
+from server.api.idempotency import IDEMPOTENCY_HEADER, KEY_PATTERN
 from server.problems import Problem
 
 REF = "#/components/schemas/{model}"
@@ -27,6 +28,16 @@ _STANDARD_ERRORS = {
     429: "Rate limited",
     500: "Internal error",
     503: "A dependency is unavailable",
+}
+
+IDEMPOTENCY_PARAMETER = {
+    "name": IDEMPOTENCY_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "Makes a retry safe: a repeated request with the same key answers what the "
+    "first one did (200) instead of doing it again. 1-200 visible ASCII characters; any other "
+    "value is refused (422 invalid_idempotency_key).",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": KEY_PATTERN},
 }
 
 
@@ -81,6 +92,7 @@ def _operation(
         "parameters": [
             *_parameters(e.path_params, "path", schemas),
             *_parameters(e.query, "query", schemas),
+            *([IDEMPOTENCY_PARAMETER] if e.idempotent else []),
         ],
     }
     if e.body is not None:

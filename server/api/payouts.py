@@ -19,7 +19,6 @@ from lms_core.payments.errors import PaymentsNotConfigured
 from lms_core.payouts import manual, schemas, service
 from lms_core.payouts.gateway import ConnectGateway
 from server.api.framework import Call, Empty, Router
-from server.api.idempotency import idempotency_key
 from server.api.payments import PAYMENTS, UserPath
 from server.state import SETTINGS
 
@@ -100,6 +99,7 @@ async def run_payouts(call: Call[Empty, Empty, Empty]) -> schemas.RunQueued:
     status=201,
     also=(200,),
     errors=(401, 403, 404, 409, 422),
+    idempotent=True,
 )
 async def record_payout(
     call: Call[schemas.ManualPayoutIn, Empty, UserPath],
@@ -110,7 +110,7 @@ async def record_payout(
         call.path.user_id,
         call.body,
         connect_enabled=_connect_enabled(call.request),
-        idempotency_key=idempotency_key(call.request),
+        idempotency_key=call.idempotency_key,
     )
     out = schemas.PayoutOut.model_validate(recorded.payout)
     return web.Response(

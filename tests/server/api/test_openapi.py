@@ -166,6 +166,24 @@ async def test_bodies_and_responses_resolve(client: AppClient) -> None:
         resolve(document, ref)
 
 
+async def test_idempotency_key_is_documented_where_it_is_read(client: AppClient) -> None:
+    """Exactly the operations that take the header say so, with the pattern the server checks."""
+    document = await fetch_document(client)
+    documented: dict[str, dict[str, Any]] = {}
+    for _, _, operation in operations(document):
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "header" and parameter["name"] == "Idempotency-Key":
+                documented[operation["operationId"]] = parameter
+    assert set(documented) == {"record_payout", "submit_assignment"}
+    for parameter in documented.values():
+        assert parameter["required"] is False
+        pattern = re.compile(parameter["schema"]["pattern"])
+        assert pattern.fullmatch("retry-7_A.b~!")
+        assert pattern.fullmatch("x" * 200)
+        for refused in ("", "has space", "x" * 201, "caf\u00e9", "tab\there"):
+            assert not pattern.fullmatch(refused), refused
+
+
 async def test_no_schema_exposes_a_password_hash(client: AppClient) -> None:
     document = await fetch_document(client)
     names = set(property_names(document["components"]["schemas"]))
