@@ -525,6 +525,56 @@ async def test_a_cancelled_checkout_is_a_calm_notice_and_buying_stays_possible(
     assert problems.errors == []
 
 
+async def test_a_payment_unconfirmed_after_a_minute_points_to_the_orders(
+    page: Page,
+    context: BrowserContext,
+    teacher: BrowserContext,
+    live_server: LiveServer,
+    accounts: Accounts,
+    shop: Courses,
+    problems: PageProblems,
+    database_url: str,
+) -> None:
+    """Back from Stripe, but no webhook comes: the page stops waiting after about a minute (the
+    page's clock is Playwright's, run forward), says so, and offers the orders and Buy again."""
+    await sign_in(teacher, live_server, accounts, database_url, "Ines Instructor", Role.INSTRUCTOR)
+    course = await paid_course(teacher, live_server, shop.new_slug())
+    await sign_in(context, live_server, accounts, database_url, "Sam Student")
+    checks: list[str] = []
+    page.on(
+        "request",
+        lambda request: checks.append(request.url) if "/users/me/enrollments" in request.url else None,
+    )
+    await page.clock.install()
+    await page.goto(f"/courses/{course['slug']}?checkout=success&session_id=cs_never_paid")
+    status = page.locator("#checkout-status")
+    await expect(status).to_have_text("Payment received — confirming…")
+    started = await page.evaluate("Date.now()")
+    for _ in range(400):  # each step fires the next poll's timer once its check has come back
+        if "still being confirmed" in (await status.text_content() or ""):
+            break
+        await page.clock.run_for(2000)
+        await asyncio.sleep(0.05)
+    await expect(status).to_have_text(
+        "Your order is still being confirmed; this can take a few minutes. "
+        "See your orders for its status."
+    )
+    waited_ms = await page.evaluate("Date.now()") - started
+    assert 55_000 <= waited_ms <= 90_000, waited_ms
+    await expect(status.get_by_role("link", name="See your orders")).to_have_attribute(
+        "href", "/account/orders"
+    )
+    await expect(status).not_to_have_attribute("aria-busy", "true")
+    await expect(page.get_by_role("button", name="Buy for €49.00")).to_be_enabled()
+    # It has stopped asking: another minute brings no more checks.
+    asked = len(checks)
+    assert asked > 10, checks  # it did poll, with back-off, rather than give up at once
+    await page.clock.run_for(60_000)
+    await asyncio.sleep(0.5)
+    assert len(checks) == asked
+    assert problems.errors == []
+
+
 async def test_without_stripe_buying_says_payments_are_not_available(
     browser: Browser,
     plain_server: LiveServer,
