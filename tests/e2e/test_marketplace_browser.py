@@ -43,6 +43,7 @@ __all__ = ["courses"]
 WEBHOOK_SECRET = "whsec_test_" + "e2e" * 8
 PRICE_CENTS = 4900  # EUR
 MONTHLY_CENTS = 1500  # EUR, the subscription's plan
+ENROLLMENTS = "/api/v1/users/me/enrollments"
 MONTH = re.compile(r"^[A-Z][a-z]+ \d{4}$")  # "November 2026"
 
 
@@ -540,10 +541,10 @@ async def test_a_payment_unconfirmed_after_a_minute_points_to_the_orders(
     await sign_in(teacher, live_server, accounts, database_url, "Ines Instructor", Role.INSTRUCTOR)
     course = await paid_course(teacher, live_server, shop.new_slug())
     await sign_in(context, live_server, accounts, database_url, "Sam Student")
-    checks: list[str] = []
+    checks: list[str] = []  # the enrollment checks the page made
     page.on(
         "request",
-        lambda request: checks.append(request.url) if "/users/me/enrollments" in request.url else None,
+        lambda request: checks.append(request.url) if ENROLLMENTS in request.url else None,
     )
     await page.clock.install()
     await page.goto(f"/courses/{course['slug']}?checkout=success&session_id=cs_never_paid")
