@@ -16,7 +16,7 @@
  *     `"ok":true` or not) and their latency;
  *   - every receiver parses the send timestamp out of the body of the `chat:message` broadcast
  *     and records the one-way delivery latency (CLOCK_MONOTONIC is system-wide); other events
- *     (participant:joined, ...) are read and ignored.
+ *     (presence:changed, ...) are read and ignored.
  *
  * No permessage-deflate (Seminar's clients in this bench do not offer it). Loopback only: the
  * host is hard-wired to 127.0.0.1. Output: one JSON object per phase on stdout.
