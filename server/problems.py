@@ -10,6 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from lms_core import errors as domain
+from server.state import REQUEST_ID
 
 PROBLEM_TYPE_BASE = "https://seminar.dev/problems/"
 
@@ -103,6 +104,14 @@ def problem_response(
         content_type="application/problem+json",
         headers=headers,
     )
+
+
+def answer_keeping_writes(request: web.Request, error: domain.DomainError) -> web.Response:
+    """``error`` as the handler's answer instead of raised: the request's unit of work then
+    commits what it wrote before the failure. For a row that records something already done
+    outside the database (an account Stripe made), which a rollback would forget."""
+    status, body = from_domain(error, request.get(REQUEST_ID))
+    return problem_response(status, body)
 
 
 def domain_error(body: dict[str, Any]) -> domain.DomainError:

@@ -89,35 +89,39 @@ async def require_payee(session: AsyncSession, actor: Actor) -> None:
     raise NotAPayee()
 
 
-async def onboarding_link(
-    session: AsyncSession,
-    gateway: ConnectGateway,
-    actor: Actor,
-    *,
-    connect_enabled: bool,
-    base_url: str,
+async def payout_account(
+    session: AsyncSession, gateway: ConnectGateway, actor: Actor, *, connect_enabled: bool
 ) -> str:
-    """The caller's Express account (made once: a retry reuses Stripe's answer through the
-    per-user idempotency key) and a fresh onboarding link for it."""
+    """The caller's Express account id, made on the first call (a retry reuses Stripe's answer
+    through the per-user idempotency key) and stored in the session's transaction."""
     await require_payee(session, actor)
     if not connect_enabled:
         raise ConnectNotConfigured()
     account_id = await session.scalar(
         select(PayoutAccount.stripe_account_id).where(PayoutAccount.user_id == actor.id)
     )
-    if account_id is None:
-        account = await gateway.create_express_account(actor.id)
-        await session.execute(
-            insert(PayoutAccount)
-            .values(
-                user_id=actor.id,
-                stripe_account_id=account.id,
-                payouts_enabled=bool(account.payouts_enabled),
-                details_submitted=bool(account.details_submitted),
-            )
-            .on_conflict_do_nothing(index_elements=[PayoutAccount.user_id])
+    if account_id is not None:
+        return account_id
+    account = await gateway.create_express_account(actor.id)
+    stored = await session.scalar(
+        insert(PayoutAccount)
+        .values(
+            user_id=actor.id,
+            stripe_account_id=account.id,
+            payouts_enabled=bool(account.payouts_enabled),
+            details_submitted=bool(account.details_submitted),
         )
-        account_id = account.id
+        .on_conflict_do_update(  # a concurrent first call stored it: keep that one
+            index_elements=[PayoutAccount.user_id],
+            set_={"user_id": PayoutAccount.user_id},
+        )
+        .returning(PayoutAccount.stripe_account_id)
+    )
+    return str(stored)
+
+
+async def onboarding_link(gateway: ConnectGateway, account_id: str, *, base_url: str) -> str:
+    """A fresh Stripe onboarding link for the account, back to the earnings page."""
     page = base_url.rstrip("/") + "/teach/earnings?onboarding="
     link = await gateway.onboarding_link(
         account_id,

@@ -15,11 +15,13 @@ from datetime import timedelta
 from aiohttp import web
 
 from lms_core.clock import utcnow
+from lms_core.errors import DomainError
 from lms_core.payments.errors import PaymentsNotConfigured
 from lms_core.payouts import manual, schemas, service
 from lms_core.payouts.gateway import ConnectGateway
 from server.api.framework import Call, Empty, Router
 from server.api.payments import PAYMENTS, UserPath
+from server.problems import answer_keeping_writes
 from server.state import SETTINGS
 
 router = Router(tags=("payouts",))
@@ -62,16 +64,23 @@ async def my_payouts(call: Call[Empty, Empty, Empty]) -> schemas.PayoutsOverview
     status=201,
     errors=(401, 403, 503),
 )
-async def payout_onboarding(call: Call[Empty, Empty, Empty]) -> schemas.OnboardingOut:
+async def payout_onboarding(call: Call[Empty, Empty, Empty]) -> web.StreamResponse:
     await service.require_payee(call.db, call.actor)
-    url = await service.onboarding_link(
-        call.db,
-        _gateway(call.request),
-        call.actor,
-        connect_enabled=_connect_enabled(call.request),
-        base_url=call.request.app[SETTINGS].base_url,
+    gateway = _gateway(call.request)
+    account_id = await service.payout_account(
+        call.db, gateway, call.actor, connect_enabled=_connect_enabled(call.request)
     )
-    return schemas.OnboardingOut(url=url)
+    base_url = call.request.app[SETTINGS].base_url
+    try:
+        url = await service.onboarding_link(gateway, account_id, base_url=base_url)
+    except DomainError as error:
+        # Stripe made the account: keep its row even though there is no link this time, so a
+        # retry (perhaps after Stripe forgot the idempotency key, 24 h) makes no second one.
+        return answer_keeping_writes(call.request, error)
+    out = schemas.OnboardingOut(url=url)
+    return web.Response(
+        body=out.model_dump_json().encode(), status=201, content_type="application/json"
+    )
 
 
 @router.route(

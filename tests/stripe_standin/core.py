@@ -65,6 +65,10 @@ class StandinBase:
     def release(self) -> None:
         self._released.set()
 
+    def forget_idempotency_keys(self) -> None:
+        """What Stripe does 24 hours after a key's first use: a retry with it is a new request."""
+        self._idempotent.clear()
+
     def fail_next(self, count: int = 1) -> None:
         self._fail += count
 

@@ -212,6 +212,24 @@ async def test_onboarding_makes_one_express_account_even_after_a_timeout(
     assert overview["account"] == {"payouts_enabled": False, "details_submitted": False}
 
 
+async def test_an_account_made_without_a_link_is_kept(
+    payroll: Payroll, standin: StripeStandin
+) -> None:
+    """Stripe made the account but the link timed out: the 503 still stores the account, so a
+    retry after Stripe forgot the account's idempotency key (24 h) makes no second one."""
+    teacher = await payroll.teacher_client(stripe_timeout=0.2)
+    standin.stall_next(path="/v1/account_links")
+    await problem(await teacher.post(ONBOARDING), 503, "payment_provider_unavailable")
+    accounts = standin.of_type("account")
+    assert len(accounts) == 1
+    assert await payroll.account_id() == accounts[0]["id"]
+    standin.forget_idempotency_keys()
+    link = await ok(await teacher.post(ONBOARDING), 201)
+    assert link["url"].startswith(f"https://connect.stripe.test/setup/e/{accounts[0]['id']}/")
+    assert len(standin.of_type("account")) == 1
+    assert [p for m, p, k in standin.requests].count("/v1/accounts") == 1
+
+
 async def test_the_onboarding_link_returns_to_the_earnings_page(
     payroll: Payroll, standin: StripeStandin
 ) -> None:
