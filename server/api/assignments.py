@@ -14,6 +14,7 @@ from lms_core.assignments.models import Assignment, Submission, SubmissionFormat
 from lms_core.courses.access import CourseRole
 from lms_core.courses.models import Lesson
 from lms_core.errors import FieldError, InvalidInput
+from lms_core.storage import StoredObject
 from lms_core.storage.filenames import content_disposition
 from lms_core.storage.sniff import COURSE_FILE_TYPES
 from server.api.framework import Call, Empty, Router
@@ -22,7 +23,7 @@ from server.api.paths import LessonPath
 from server.downloads import stored_object_response
 from server.multipart_uploads import FormLimits, receive_form
 from server.state import MAILER, SETTINGS, STORAGE
-from server.unit_of_work import after_commit, after_rollback
+from server.unit_of_work import after_rollback
 from server.uploads import receive_upload
 
 router = Router(tags=("assignments",))
@@ -218,15 +219,34 @@ def _submitted(out: schemas.SubmissionOut, status: int) -> web.Response:
     idempotent=True,
 )
 async def submit_assignment(call: Call[Empty, Empty, LessonPath]) -> web.Response:
-    request = call.request
-    settings, storage = request.app[SETTINGS], request.app[STORAGE]
     key = call.idempotency_key
     opening = await service.open_for_submission(
         call.db, call.actor, call.path.lesson_id, idempotency_key=key
     )
     if opening.replay is not None:  # the body is not even read
         return _submitted(await _submission_out(call, opening.replay), 200)
-    assignment = opening.assignment
+    text, files = await _receive_work(call.request, opening.assignment)
+    recorded = await service.record_submission(
+        call.db,
+        call.actor,
+        opening,
+        text=text,
+        incoming=[service.IncomingFile(stored, name) for stored, name in files],
+        idempotency_key=key,
+        mailer=call.request.app[MAILER],
+    )
+    if not recorded.created:  # a concurrent retry made it first: these bytes are not kept
+        for stored, _ in files:
+            delete_after_commit(call.request, stored.key)
+    out = await _submission_out(call, recorded.submission)
+    return _submitted(out, 201 if recorded.created else 200)
+
+
+async def _receive_work(
+    request: web.Request, assignment: Assignment
+) -> tuple[str | None, list[tuple[StoredObject, str | None]]]:
+    """The form's text and stored files, within the assignment's limits."""
+    settings, storage = request.app[SETTINGS], request.app[STORAGE]
     # Text only: a file part is refused before its bytes are stored.
     text_only = assignment.submission_format is SubmissionFormat.TEXT
 
@@ -256,25 +276,7 @@ async def submit_assignment(call: Call[Empty, Empty, LessonPath]) -> web.Respons
             code="text_too_long",
             errors=[FieldError(("body", "text"), "too long", "too_long")],
         )
-    recorded = await service.record_submission(
-        call.db,
-        call.actor,
-        opening,
-        text=text,
-        incoming=[service.IncomingFile(stored, name) for stored, name in form.files],
-        idempotency_key=key,
-        mailer=request.app[MAILER],
-    )
-    if not recorded.created:  # a concurrent retry made it first: these bytes are not kept
-        unused = [stored.key for stored, _ in form.files]
-
-        async def delete_unused() -> None:
-            for unused_key in unused:
-                await storage.delete(unused_key)
-
-        after_commit(request, delete_unused)
-    out = await _submission_out(call, recorded.submission)
-    return _submitted(out, 201 if recorded.created else 200)
+    return text, list(form.files)
 
 
 @router.route(
