@@ -28,6 +28,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms_core.clock import utcnow
 from lms_core.db import unit_of_work
 from lms_core.errors import DomainError, FieldError, InvalidInput, PermissionDenied, RateLimited
 from lms_core.live import chat, join_state, moderation, nodes, polls, room, whiteboard
@@ -35,6 +36,7 @@ from lms_core.live.errors import LiveSessionNotLive
 from lms_core.live.models import LiveRole, LiveSession, LiveSessionStatus
 from lms_core.live.room_models import WhiteboardOpKind
 from server.live import events, ice
+from server.live.admission import Admission
 from server.live.auth import Connection, authenticate
 from server.live.presence_batch import EVENT as PRESENCE_EVENT
 from server.live.presence_batch import PresenceBatcher
@@ -117,6 +119,8 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._connection_ids: dict[str, uuid.UUID] = {}  # sid -> its live_connections row
         self._buckets: dict[str, TokenBucket] = {}
         # Joins and leaves, coalesced per room (server/live/presence_batch.py).
+        # Connects and joins use the database in turn (server/live/admission.py).
+        self.admission = Admission(app[SETTINGS].live_admission)
         self.presence = PresenceBatcher(
             self._presence_emit, app[SETTINGS].live_presence_window, self._connected
         )
@@ -191,9 +195,12 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     # --- connect / disconnect -------------------------------------------------------------
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        # A ticket is judged when the connect arrived, not after its wait for admission.
+        arrived = utcnow()
         try:
-            conn = await authenticate(self._app, environ, auth)
-            await self._enter(sid, conn)
+            async with self.admission:  # a storm of connects queues here, not in the pool
+                conn = await authenticate(self._app, environ, auth, presented_at=arrived)
+                await self._enter(sid, conn)
         except DomainError as exc:
             # The client's connect_error gets {"message": detail, "data": problem}.
             raise _refused(from_domain(exc, None)[1]) from None
@@ -318,8 +325,9 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     # --- events ---------------------------------------------------------------------------
 
     async def _join(self, sid: str, conn: Connection, _: events.Empty) -> dict[str, Any]:
-        # Hand-written statements on an autocommit connection (lms_core/live/join_state.py).
-        async with chat.autocommit(self._app[DATABASE].engine) as db:
+        # Hand-written statements on an autocommit connection (lms_core/live/join_state.py),
+        # in turn with the other connects and joins of this node (server/live/admission.py).
+        async with self.admission, chat.autocommit(self._app[DATABASE].engine) as db:
             state = await join_state.load(db, conn.live_session_id, conn.user_id)
         return {
             "live_session_id": str(conn.live_session_id),
