@@ -26,6 +26,7 @@ class Admission:
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.waiting = 0  # blocks queued for a place (a gauge in /metrics)
+        self.inside = 0  # blocks holding a place
         self._places = asyncio.Semaphore(limit)
 
     async def __aenter__(self) -> None:
@@ -34,6 +35,7 @@ class Admission:
             await self._places.acquire()
         finally:
             self.waiting -= 1
+        self.inside += 1
 
     async def __aexit__(
         self,
@@ -41,4 +43,5 @@ class Admission:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.inside -= 1
         self._places.release()

@@ -6,6 +6,7 @@ its connect arrived)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -88,3 +89,41 @@ async def test_an_expired_ticket_is_still_refused(world: World) -> None:
         await sock.connect(auth={"ticket": ticket})
     assert sock.refusal is not None
     assert sock.refusal["code"] == "join_ticket_invalid"
+
+
+async def test_a_client_that_leaves_while_queued_is_not_left_present(world: World) -> None:
+    # Closing the WebSocket cancels its pending connect (it is handled inside the socket's
+    # receive loop): it leaves the queue, gives back nothing it did not take, records nothing.
+    await world.restart(live_admission=1)
+    owner = await world.person("owner", Role.INSTRUCTOR)
+    students = [await world.person(f"s{i}") for i in range(3)]
+    live_id = await world.live_session(owner, "s0", "s1", "s2")
+    host = await world.join(owner, live_id)
+    app = world.servers[0].app
+    assert app is not None
+    tickets = [await world.ticket(s, live_id) for s in students]
+    first, leaving, last = (world.sock() for _ in students)
+
+    async with world.engine.connect() as held:
+        await held.execute(
+            select(LiveNode.id).where(LiveNode.id == app[LIVE_NODE]).with_for_update()
+        )
+        connecting = asyncio.create_task(first.connect(auth={"ticket": tickets[0]}))
+        await until(lambda: _admission(app).inside == 1)
+        queued = asyncio.create_task(leaving.connect(auth={"ticket": tickets[1]}))
+        await until(lambda: _admission(app).waiting == 1)
+        await leaving.client.eio.ws.close()  # the tab is closed while it waits
+        await until(lambda: len(app[LIVE_SERVER].eio.sockets) == 2)  # the host's and first's
+        await held.rollback()
+        await connecting
+    queued.cancel()
+    with contextlib.suppress(asyncio.CancelledError, socketio.exceptions.ConnectionError):
+        await queued
+    # One at a time, first come first served: once the last is in, the one that left was done.
+    await last.connect(auth={"ticket": tickets[2]})
+
+    state = await host.call("join")
+    assert state["ok"], state
+    present = {p["user_id"] for p in state["data"]["participants"]}
+    assert present == {world.ids["owner"], world.ids["s0"], world.ids["s2"]}
+    assert (_admission(app).waiting, _admission(app).inside) == (0, 0)  # no place lost
