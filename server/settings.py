@@ -84,6 +84,13 @@ class Settings(BaseSettings):
         description="Seconds over which a /live room's joins and leaves are sent as one "
         "presence:changed (the first after a quiet window goes at once; 0: every change alone).",
     )
+    live_admission: int = Field(
+        default=10,
+        ge=1,
+        le=500,
+        description="/live connects and joins of one node using the database at once; the "
+        "others wait their turn (keep it below db_pool_size: other work needs connections).",
+    )
     live_send_buffer_bytes: int = Field(
         default=2 * 1024 * 1024,
         ge=64 * 1024,

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
 from sqlalchemy import delete, or_, update
@@ -94,8 +94,13 @@ class Redeemed(NamedTuple):
     role: LiveRole
 
 
-async def redeem_ticket(session: AsyncSession, ticket: str) -> Redeemed:
+async def redeem_ticket(
+    session: AsyncSession, ticket: str, presented_at: datetime | None = None
+) -> Redeemed:
     """Consume a ticket: who it was issued to, for which session, in which role.
+
+    ``presented_at``: when the client presented it (its connect arrived), if it then waited
+    for the server (server/live/admission.py); it must not have expired by then. Default now.
 
     Refused (``TicketRejected``, one answer for every reason) when the ticket is unknown,
     used, expired, its user deactivated, or its session no longer live. The caller commits.
@@ -109,7 +114,7 @@ async def redeem_ticket(session: AsyncSession, ticket: str) -> Redeemed:
         .where(
             LiveJoinTicket.token_hash == hash_token(ticket),
             LiveJoinTicket.used_at.is_(None),
-            LiveJoinTicket.expires_at > now,
+            LiveJoinTicket.expires_at > min(now, presented_at or now),
             LiveSession.id == LiveJoinTicket.live_session_id,
             LiveSession.status == LiveSessionStatus.LIVE,
             User.id == LiveJoinTicket.user_id,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
@@ -42,8 +43,11 @@ def _request(environ: dict[str, Any]) -> web.Request:
     return request
 
 
-async def authenticate(app: web.Application, environ: dict[str, Any], auth: Any) -> Connection:
-    """Raise a ``DomainError`` (turned into the connect refusal) or say who this is."""
+async def authenticate(
+    app: web.Application, environ: dict[str, Any], auth: Any, presented_at: datetime | None = None
+) -> Connection:
+    """Raise a ``DomainError`` (turned into the connect refusal) or say who this is. A ticket
+    is judged as of ``presented_at`` (when the connect arrived; default now)."""
     request = _request(environ)
     settings = app[SETTINGS]
     origin = request.headers.get("Origin")
@@ -57,7 +61,7 @@ async def authenticate(app: web.Application, environ: dict[str, Any], auth: Any)
         if ticket is not None:
             if not isinstance(ticket, str):
                 raise _invalid("ticket", "A join ticket is a string.")
-            redeemed = await redeem_ticket(session, ticket)
+            redeemed = await redeem_ticket(session, ticket, presented_at)
             return Connection(redeemed.user_id, redeemed.live_session_id, redeemed.role)
         cookie = request.cookies.get(session_cookie_name(settings))
         if not cookie:

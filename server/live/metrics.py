@@ -33,6 +33,11 @@ class LiveCollector(Collector):
         ):
             yield CounterMetricFamily(name, doc, value=value)
         yield GaugeMetricFamily(
+            "seminar_live_admission_waiting",
+            "/live connects and joins waiting for their turn at the database (live_admission).",
+            value=self._server.namespace_handlers["/live"].admission.waiting,
+        )
+        yield GaugeMetricFamily(
             "seminar_live_connections",
             "Engine.IO connections open on this node.",
             value=len(self._server.eio.sockets),

@@ -28,13 +28,15 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from lms_core.clock import utcnow
 from lms_core.db import unit_of_work
 from lms_core.errors import DomainError, FieldError, InvalidInput, PermissionDenied, RateLimited
-from lms_core.live import chat, moderation, nodes, polls, room, whiteboard
+from lms_core.live import chat, join_state, moderation, nodes, polls, room, whiteboard
 from lms_core.live.errors import LiveSessionNotLive
 from lms_core.live.models import LiveRole, LiveSession, LiveSessionStatus
 from lms_core.live.room_models import WhiteboardOpKind
 from server.live import events, ice
+from server.live.admission import Admission
 from server.live.auth import Connection, authenticate
 from server.live.presence_batch import EVENT as PRESENCE_EVENT
 from server.live.presence_batch import PresenceBatcher
@@ -117,6 +119,8 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         self._connection_ids: dict[str, uuid.UUID] = {}  # sid -> its live_connections row
         self._buckets: dict[str, TokenBucket] = {}
         # Joins and leaves, coalesced per room (server/live/presence_batch.py).
+        # Connects and joins use the database in turn (server/live/admission.py).
+        self.admission = Admission(app[SETTINGS].live_admission)
         self.presence = PresenceBatcher(
             self._presence_emit, app[SETTINGS].live_presence_window, self._connected
         )
@@ -191,21 +195,28 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     # --- connect / disconnect -------------------------------------------------------------
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        # A ticket is judged when the connect arrived, not after its wait for admission.
+        arrived = utcnow()
         try:
-            conn = await authenticate(self._app, environ, auth)
-            if not self.active.is_set():
-                async with self._transaction() as session:
-                    await nodes.beat(session, self.node_id)
-                self.active.set()
-            async with self._transaction() as session:
-                presence = await room.connect(
-                    session, conn.live_session_id, conn.user_id, conn.role, node_id=self.node_id
-                )
+            async with self.admission:  # a storm of connects queues here, not in the pool
+                conn = await authenticate(self._app, environ, auth, presented_at=arrived)
+                await self._enter(sid, conn)
         except DomainError as exc:
             # The client's connect_error gets {"message": detail, "data": problem}.
             raise _refused(from_domain(exc, None)[1]) from None
         except (OperationalError, PoolTimeout) as exc:
             raise _refused(_unavailable(exc)) from None
+
+    async def _enter(self, sid: str, conn: Connection) -> None:
+        """Record the connection and put the socket in its rooms."""
+        if not self.active.is_set():
+            async with self._transaction() as session:
+                await nodes.beat(session, self.node_id)
+            self.active.set()
+        async with self._transaction() as session:
+            presence = await room.connect(
+                session, conn.live_session_id, conn.user_id, conn.role, node_id=self.node_id
+            )
         self._connections[sid] = conn
         assert presence.connection_id is not None
         self._connection_ids[sid] = presence.connection_id
@@ -217,7 +228,6 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
             await self.presence.joined(
                 room_name(conn.live_session_id), events.participant_out(presence.participant)
             )
-
         # A removal committed while this connect was in flight was sent to the user's room
         # before this socket entered it: look again now that it is in.
         await self._kick_if_removed(sid, conn)
@@ -315,28 +325,19 @@ class LiveNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     # --- events ---------------------------------------------------------------------------
 
     async def _join(self, sid: str, conn: Connection, _: events.Empty) -> dict[str, Any]:
-        async with self._transaction() as session:
-            await self._require_live(session, conn)
-            me = await room.participant(session, conn.live_session_id, conn.user_id)
-            people = await room.participants(session, conn.live_session_id)
-            tail = await room.tail(session, conn.live_session_id)
-            last_seq = await room.last_seq(session, conn.live_session_id)
-            poll = await polls.open_poll_of(session, conn.live_session_id, conn.user_id)
-            board = await whiteboard.state(session, conn.live_session_id)
-            banned = (
-                await moderation.removed(session, conn.live_session_id)
-                if me.role is LiveRole.HOST
-                else []
-            )
+        # Hand-written statements on an autocommit connection (lms_core/live/join_state.py),
+        # in turn with the other connects and joins of this node (server/live/admission.py).
+        async with self.admission, chat.autocommit(self._app[DATABASE].engine) as db:
+            state = await join_state.load(db, conn.live_session_id, conn.user_id)
         return {
             "live_session_id": str(conn.live_session_id),
-            "you": events.participant_out(me),
-            "participants": [events.participant_out(p) for p in people],
-            "chat": [events.message_out(m) for m in tail],
-            "last_seq": last_seq,
-            "poll": events.my_poll_out(poll) if poll else None,
-            "whiteboard": events.board_out(board),
-            "removed": [events.removed_out(r) for r in banned],  # the host's only
+            "you": events.participant_out(state.me),
+            "participants": [events.participant_out(p) for p in state.participants],
+            "chat": [events.message_out(m) for m in state.chat],
+            "last_seq": state.last_seq,
+            "poll": events.my_poll_out(state.poll) if state.poll else None,
+            "whiteboard": events.board_out(state.board),
+            "removed": [events.removed_out(r) for r in state.removed],  # the host's only
         }
 
     async def _chat_send(self, sid: str, conn: Connection, p: events.ChatSend) -> dict[str, Any]:
