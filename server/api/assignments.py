@@ -17,7 +17,7 @@ from lms_core.errors import FieldError, InvalidInput
 from lms_core.storage import StoredObject
 from lms_core.storage.filenames import content_disposition
 from lms_core.storage.sniff import COURSE_FILE_TYPES
-from server.api.framework import Call, Empty, Router
+from server.api.framework import Call, Empty, Router, model_response
 from server.api.lesson_uploads import UploadQuery, delete_after_commit, upload_filename
 from server.api.paths import LessonPath
 from server.downloads import stored_object_response
@@ -198,12 +198,6 @@ async def download_assignment_attachment(
 # --- submissions -------------------------------------------------------------------------------
 
 
-def _submitted(out: schemas.SubmissionOut, status: int) -> web.Response:
-    return web.Response(
-        body=out.model_dump_json().encode(), status=status, content_type="application/json"
-    )
-
-
 @router.route(
     "POST",
     "/lessons/{lesson_id}/submissions",
@@ -224,7 +218,7 @@ async def submit_assignment(call: Call[Empty, Empty, LessonPath]) -> web.Respons
         call.db, call.actor, call.path.lesson_id, idempotency_key=key
     )
     if opening.replay is not None:  # the body is not even read
-        return _submitted(await _submission_out(call, opening.replay), 200)
+        return model_response(await _submission_out(call, opening.replay), 200)
     text, files = await _receive_work(call.request, opening.assignment)
     recorded = await service.record_submission(
         call.db,
@@ -239,7 +233,7 @@ async def submit_assignment(call: Call[Empty, Empty, LessonPath]) -> web.Respons
         for stored, _ in files:
             delete_after_commit(call.request, stored.key)
     out = await _submission_out(call, recorded.submission)
-    return _submitted(out, 201 if recorded.created else 200)
+    return model_response(out, 201 if recorded.created else 200)
 
 
 async def _receive_work(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from lms_core.enrollment import progress, schemas, service
-from server.api.framework import Call, Empty, Router
+from server.api.framework import Call, Empty, Router, model_response
 from server.api.paths import CoursePath, CourseUserPath, LessonPath
 
 router = Router(tags=("enrollment",))
@@ -14,11 +14,7 @@ router = Router(tags=("enrollment",))
 def _enrolled(result: service.Enrolled) -> web.Response:
     """201 when the call made the enrollment active, 200 when it already was."""
     out = schemas.EnrollmentOut.model_validate(result.enrollment)
-    return web.Response(
-        body=out.model_dump_json().encode(),
-        status=201 if result.created else 200,
-        content_type="application/json",
-    )
+    return model_response(out, 201 if result.created else 200)
 
 
 @router.route(

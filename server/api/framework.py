@@ -85,6 +85,14 @@ class Call(Generic[B, Q, P]):
 Handler = Callable[[Call[B, Q, P]], Awaitable[Result]]
 
 
+def model_response(model: BaseModel, status: int) -> web.Response:
+    """``model`` as JSON with ``status``: for a handler whose success status varies (201 made,
+    200 found already) or that may answer a problem instead."""
+    return web.Response(
+        body=model.model_dump_json().encode(), status=status, content_type="application/json"
+    )
+
+
 def client_ip(request: web.Request) -> str:
     """The client's address; behind a trusted reverse proxy, the one the proxy saw."""
     if request.app[SETTINGS].trust_forwarded_headers:
@@ -209,11 +217,7 @@ def _adapt(endpoint: Endpoint) -> Callable[[web.Request], Awaitable[web.StreamRe
             return result
         if result is None:
             return web.Response(status=204)
-        return web.Response(
-            body=result.model_dump_json().encode(),
-            status=endpoint.status,
-            content_type="application/json",
-        )
+        return model_response(result, endpoint.status)
 
     handle.__name__ = endpoint.operation_id
     if endpoint.upload:

@@ -19,7 +19,7 @@ from lms_core.errors import DomainError
 from lms_core.payments.errors import PaymentsNotConfigured
 from lms_core.payouts import manual, schemas, service
 from lms_core.payouts.gateway import ConnectGateway
-from server.api.framework import Call, Empty, Router
+from server.api.framework import Call, Empty, Router, model_response
 from server.api.payments import PAYMENTS, UserPath
 from server.problems import answer_keeping_writes
 from server.state import SETTINGS
@@ -77,10 +77,7 @@ async def payout_onboarding(call: Call[Empty, Empty, Empty]) -> web.StreamRespon
         # Stripe made the account: keep its row even though there is no link this time, so a
         # retry (perhaps after Stripe forgot the idempotency key, 24 h) makes no second one.
         return answer_keeping_writes(call.request, error)
-    out = schemas.OnboardingOut(url=url)
-    return web.Response(
-        body=out.model_dump_json().encode(), status=201, content_type="application/json"
-    )
+    return model_response(schemas.OnboardingOut(url=url), 201)
 
 
 @router.route(
@@ -122,11 +119,7 @@ async def record_payout(
         idempotency_key=call.idempotency_key,
     )
     out = schemas.PayoutOut.model_validate(recorded.payout)
-    return web.Response(
-        body=out.model_dump_json().encode(),
-        status=201 if recorded.created else 200,
-        content_type="application/json",
-    )
+    return model_response(out, 201 if recorded.created else 200)
 
 
 @router.route(

@@ -24,7 +24,6 @@ class Admission:
     """``async with admission:`` runs the block when one of ``limit`` places is free."""
 
     def __init__(self, limit: int) -> None:
-        self.limit = limit
         self.waiting = 0  # blocks queued for a place (a gauge in /metrics)
         self.inside = 0  # blocks holding a place
         self._places = asyncio.Semaphore(limit)
